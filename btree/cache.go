@@ -1,0 +1,205 @@
+package btree
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// The page cache maps page ids to in-memory pages. Lookups are lock-free: a
+// two-level table indexed by page id (ids are dense) holds atomic pointers to
+// entries. Insertions, removals and state changes take cache.mu. Eviction is
+// CLOCK over the resident entries; only clean entries are evicted.
+//
+// Pages a batch allocates live in the cache from the moment they are
+// allocated (owner = the batch's version) until they are freed, and are dirty
+// until a flush writes them. Readers never reach a page their version does not
+// reference, so a batch may install and mutate its pages while readers run.
+
+const chunkBits = 12
+
+type chunk [1 << chunkBits]atomic.Pointer[entry]
+
+// entry states.
+const (
+	stateClean  = iota // on disk; may be evicted
+	stateDirty         // must be written by the next flush; pinned
+	statePinned        // freed before it was written: kept for old readers, never written
+)
+
+type entry struct {
+	buf   page
+	ref   atomic.Bool // CLOCK reference bit
+	owner uint64      // version of the batch that allocated it (mutable while that batch runs)
+	born  uint64      // version that allocated it; 0 when loaded from disk
+	state uint8       // guarded by cache.mu
+	pos   int         // index in cache.ring; guarded by cache.mu
+}
+
+type cache struct {
+	pageSize int
+	capacity int // pages
+
+	dir atomic.Pointer[[]*chunk]
+
+	mu   sync.Mutex
+	ring []PageID // resident ids, for CLOCK
+	hand int
+	bufs [][]byte // recycled page buffers
+}
+
+func newCache(pageSize int, bytes int64) *cache {
+	c := &cache{pageSize: pageSize, capacity: int(bytes / int64(pageSize))}
+	c.capacity = max(c.capacity, 64)
+	d := []*chunk{}
+	c.dir.Store(&d)
+	return c
+}
+
+// get returns the entry for id, or nil.
+func (c *cache) get(id PageID) *entry {
+	d := *c.dir.Load()
+	ci := int(id >> chunkBits)
+	if ci >= len(d) || d[ci] == nil {
+		return nil
+	}
+	e := d[ci][id&(1<<chunkBits-1)].Load()
+	if e != nil && !e.ref.Load() {
+		e.ref.Store(true)
+	}
+	return e
+}
+
+// slot returns the table slot for id, growing the table. Needs c.mu.
+func (c *cache) slot(id PageID) *atomic.Pointer[entry] {
+	d := *c.dir.Load()
+	ci := int(id >> chunkBits)
+	if ci >= len(d) {
+		nd := make([]*chunk, ci+1, max(ci+1, 2*len(d)))
+		copy(nd, d)
+		d = nd
+		c.dir.Store(&d)
+	}
+	if d[ci] == nil {
+		d[ci] = new(chunk)
+	}
+	return &d[ci][id&(1<<chunkBits-1)]
+}
+
+// insertLoaded installs a clean page read from disk unless another goroutine
+// installed one first; it returns the entry in the cache.
+func (c *cache) insertLoaded(id PageID, buf page) *entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.slot(id)
+	if e := s.Load(); e != nil {
+		return e
+	}
+	e := &entry{buf: buf, state: stateClean}
+	c.add(s, id, e)
+	return e
+}
+
+// install puts a page a batch just allocated into the cache, replacing any
+// stale entry for the id (the id was free, so no reader can hold it).
+func (c *cache) install(id PageID, buf page, owner uint64) *entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.slot(id)
+	e := &entry{buf: buf, owner: owner, born: owner, state: stateDirty}
+	if old := s.Load(); old != nil {
+		e.pos = old.pos
+		c.ring[e.pos] = id
+		s.Store(e)
+		return e
+	}
+	c.add(s, id, e)
+	return e
+}
+
+func (c *cache) add(s *atomic.Pointer[entry], id PageID, e *entry) {
+	e.pos = len(c.ring)
+	c.ring = append(c.ring, id)
+	s.Store(e)
+	if len(c.ring) > c.capacity {
+		c.evict()
+	}
+}
+
+// evict drops clean entries until the cache is within capacity or nothing
+// more can be evicted (every resident page dirty or pinned). Needs c.mu.
+func (c *cache) evict() {
+	for scanned := 0; len(c.ring) > c.capacity && scanned < 2*len(c.ring); scanned++ {
+		if c.hand >= len(c.ring) {
+			c.hand = 0
+		}
+		id := c.ring[c.hand]
+		s := c.slot(id)
+		e := s.Load()
+		if e.state != stateClean {
+			c.hand++
+			continue
+		}
+		if e.ref.Load() {
+			e.ref.Store(false)
+			c.hand++
+			continue
+		}
+		c.removeLocked(id, s, e)
+	}
+}
+
+// removeLocked drops e from the table and the ring. Needs c.mu.
+func (c *cache) removeLocked(id PageID, s *atomic.Pointer[entry], e *entry) {
+	last := len(c.ring) - 1
+	moved := c.ring[last]
+	c.ring[e.pos] = moved
+	if moved != id {
+		c.slot(moved).Load().pos = e.pos
+	}
+	c.ring = c.ring[:last]
+	s.Store(nil)
+}
+
+// drop removes id's entry, if any. When recycle is set no reader can hold
+// the buffer any longer and it is kept for reuse.
+func (c *cache) drop(id PageID, recycle bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.slot(id)
+	e := s.Load()
+	if e == nil {
+		return
+	}
+	c.removeLocked(id, s, e)
+	if recycle && len(c.bufs) < 1024 {
+		c.bufs = append(c.bufs, e.buf)
+	}
+}
+
+// newBuf returns a page-sized buffer, recycled when one is available. Its
+// contents are undefined.
+func (c *cache) newBuf() page {
+	c.mu.Lock()
+	if n := len(c.bufs); n > 0 {
+		b := c.bufs[n-1]
+		c.bufs = c.bufs[:n-1]
+		c.mu.Unlock()
+		return b
+	}
+	c.mu.Unlock()
+	return make(page, c.pageSize)
+}
+
+// setState changes an entry's state under the cache lock.
+func (c *cache) setState(e *entry, state uint8) {
+	c.mu.Lock()
+	e.state = state
+	c.mu.Unlock()
+}
+
+// resident is the number of pages in memory.
+func (c *cache) resident() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.ring)
+}

@@ -1,0 +1,99 @@
+package btree
+
+import (
+	"slices"
+)
+
+// Flush makes the current version durable: it writes every page committed
+// batches left unwritten, syncs the page file, and calls save with the
+// checkpoint describing that version. save must store the checkpoint durably
+// (the sop engine writes it to Pebble with a synced batch); only after it
+// returns nil may pages that older checkpoints reference be reused. Flush
+// returns the checkpoint, or the first error; after an error the forest is
+// unchanged and Flush may be retried.
+func (f *Forest) Flush(save func(Checkpoint) error) (Checkpoint, error) {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	if f.closed.Load() {
+		return Checkpoint{}, ErrClosed
+	}
+	f.spillErr = nil
+	if err := f.writeDirty(); err != nil {
+		return Checkpoint{}, err
+	}
+	if f.unsynced {
+		if err := f.pf.sync(); err != nil {
+			return Checkpoint{}, err
+		}
+		f.unsynced = false
+	}
+	cp := f.checkpoint()
+	if err := save(cp); err != nil {
+		return Checkpoint{}, err
+	}
+	f.durable = cp.Version
+	f.alloc.durableAt(cp.Version)
+	f.reclaim()
+	return cp, nil
+}
+
+// writeDirty writes every page committed batches left unwritten. It does
+// not sync. Needs wmu.
+func (f *Forest) writeDirty() error {
+	if err := f.writePages(f.dirty); err != nil {
+		return err
+	}
+	f.dirty = f.dirty[:0]
+	return nil
+}
+
+// writePages writes those of ids that are dirty, sorted by id and coalesced
+// into runs of consecutive ids, and marks them clean. ids is sorted in place.
+// Needs wmu.
+func (f *Forest) writePages(ids []PageID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	entries := make([]*entry, 0, len(ids))
+	for _, id := range ids {
+		if e := f.cache.get(id); e != nil && e.state == stateDirty {
+			entries = append(entries, e)
+		}
+	}
+	run := make([]page, 0, 64)
+	for i := 0; i < len(entries); {
+		first := entries[i].buf.id()
+		run = run[:0]
+		for i < len(entries) && entries[i].buf.id() == first+PageID(len(run)) {
+			run = append(run, entries[i].buf)
+			i++
+		}
+		if err := f.pf.writeRun(first, run); err != nil {
+			return err
+		}
+		f.unsynced = true
+	}
+	f.cache.mu.Lock()
+	for _, e := range entries {
+		if e.state == stateDirty {
+			e.state = stateClean
+		}
+	}
+	f.cache.evict()
+	f.cache.mu.Unlock()
+	return nil
+}
+
+// checkpoint describes the current version. Needs wmu.
+func (f *Forest) checkpoint() Checkpoint {
+	v := f.cur.Load()
+	return Checkpoint{
+		Version:   v.seq,
+		PageSize:  f.psize,
+		HighWater: f.alloc.hw,
+		Trees:     sortedTrees(v.trees),
+		Free:      f.alloc.unreachable(),
+	}
+}
