@@ -12,13 +12,13 @@ import (
 // concurrent use. Slices returned by its Get and cursors are valid until the
 // batch's next change.
 type Batch struct {
-	f      *Forest
-	v      uint64              // the version Commit publishes
-	trees  map[TreeID]TreeRoot // cloned on first change
-	cloned bool
-	owned  map[PageID]struct{} // pages allocated by this batch and not freed
-	freed  []PageID // published pages this batch freed
-	done   bool
+	f       *Forest
+	v       uint64              // the version Commit publishes
+	trees   map[TreeID]TreeRoot // cloned on first change
+	cloned  bool
+	owned   map[PageID]struct{} // pages allocated by this batch and not freed
+	freed   []PageID            // published pages this batch freed
+	done    bool
 	path    []frame
 	cellBuf []byte // the leaf cell being inserted
 }

@@ -38,11 +38,11 @@ func (b *Batch) Load(tree TreeID, next func() (key, value []byte, err error)) er
 }
 
 type loader struct {
-	b      *Batch
-	count  uint64
-	level  []childRef // built pages of the level below
-	done   []PageID   // completed pages not yet written
-	prev   []byte
+	b        *Batch
+	count    uint64
+	level    []childRef // built pages of the level below
+	done     []PageID   // completed pages not yet written
+	prev     []byte
 	cur      page
 	curID    PageID
 	prevPage page // the page completed before cur

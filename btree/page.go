@@ -59,15 +59,15 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // page is one page's bytes. Published pages are immutable.
 type page []byte
 
-func (p page) typ() byte       { return p[7] }
-func (p page) id() PageID      { return PageID(binary.LittleEndian.Uint64(p[8:])) }
-func (p page) count() int      { return int(binary.LittleEndian.Uint16(p[16:])) }
-func (p page) upper() int      { return int(binary.LittleEndian.Uint32(p[20:])) }
-func (p page) garbage() int    { return int(binary.LittleEndian.Uint32(p[24:])) }
-func (p page) slot(i int) int  { return int(binary.LittleEndian.Uint16(p[headerSize+slotSize*i:])) }
-func (p page) isLeaf() bool    { return p[7] == typeLeaf }
-func (p page) setCount(n int)  { binary.LittleEndian.PutUint16(p[16:], uint16(n)) }
-func (p page) setUpper(u int)  { binary.LittleEndian.PutUint32(p[20:], uint32(u)) }
+func (p page) typ() byte        { return p[7] }
+func (p page) id() PageID       { return PageID(binary.LittleEndian.Uint64(p[8:])) }
+func (p page) count() int       { return int(binary.LittleEndian.Uint16(p[16:])) }
+func (p page) upper() int       { return int(binary.LittleEndian.Uint32(p[20:])) }
+func (p page) garbage() int     { return int(binary.LittleEndian.Uint32(p[24:])) }
+func (p page) slot(i int) int   { return int(binary.LittleEndian.Uint16(p[headerSize+slotSize*i:])) }
+func (p page) isLeaf() bool     { return p[7] == typeLeaf }
+func (p page) setCount(n int)   { binary.LittleEndian.PutUint16(p[16:], uint16(n)) }
+func (p page) setUpper(u int)   { binary.LittleEndian.PutUint32(p[20:], uint32(u)) }
 func (p page) setGarbage(g int) { binary.LittleEndian.PutUint32(p[24:], uint32(g)) }
 func (p page) setSlot(i, off int) {
 	binary.LittleEndian.PutUint16(p[headerSize+slotSize*i:], uint16(off))
@@ -131,8 +131,8 @@ func cellSize(typ byte, c []byte, pageSize int) int {
 // Limits derived from the page size. Every cell fits in maxCell bytes, so any
 // page holds at least four cells and any split of an overfull page into two
 // halves succeeds.
-func usable(pageSize int) int     { return pageSize - headerSize }
-func maxCell(pageSize int) int    { return usable(pageSize)/4 - slotSize }
+func usable(pageSize int) int      { return pageSize - headerSize }
+func maxCell(pageSize int) int     { return usable(pageSize)/4 - slotSize }
 func maxLocalKey(pageSize int) int { return maxCell(pageSize) - branchCellHeader - 8 }
 func overflowCap(pageSize int) int { return pageSize - headerSize }
 
