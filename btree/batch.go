@@ -154,8 +154,13 @@ func (b *Batch) Commit() error {
 	if err := b.check(); err != nil {
 		return err
 	}
-	b.done = true
 	f := b.f
+	if invariants {
+		if err := b.verifyOwned(); err != nil {
+			panic(err) // a broken invariant: the batch built a bad page
+		}
+	}
+	b.done = true
 	defer f.wmu.Unlock()
 	for id := range b.owned {
 		if e := f.cache.get(id); e != nil && e.owner == b.v && e.state == stateDirty {
@@ -179,6 +184,25 @@ func (b *Batch) Commit() error {
 	f.cur.Store(&version{seq: b.v, trees: b.trees})
 	if len(f.dirty) > f.spill && f.spillErr == nil {
 		f.spillErr = f.writeDirty()
+	}
+	return nil
+}
+
+// verifyOwned checks the structure of every page the batch wrote.
+func (b *Batch) verifyOwned() error {
+	for id := range b.owned {
+		e := b.f.cache.get(id)
+		if e == nil || e.owner != b.v {
+			continue // spilled and evicted: verified when read back
+		}
+		if err := e.buf.verifyStructure(id); err != nil {
+			return err
+		}
+		if e.buf.typ() != typeOverflow {
+			if err := checkOverlap(e.buf, id); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

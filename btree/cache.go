@@ -1,6 +1,7 @@
 package btree
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -41,10 +42,11 @@ type cache struct {
 
 	dir atomic.Pointer[[]*chunk]
 
-	mu   sync.Mutex
-	ring []PageID // resident ids, for CLOCK
-	hand int
-	bufs [][]byte // recycled page buffers
+	mu    sync.Mutex
+	ring  []PageID // resident ids, for CLOCK
+	hand  int
+	clean int      // resident entries in stateClean: the ones evict may drop
+	bufs  [][]byte // recycled page buffers
 }
 
 func newCache(pageSize int, bytes int64) *cache {
@@ -95,6 +97,7 @@ func (c *cache) insertLoaded(id PageID, buf page) *entry {
 		return e
 	}
 	e := &entry{buf: buf, state: stateClean}
+	c.clean++
 	c.add(s, id, e)
 	return e
 }
@@ -107,6 +110,9 @@ func (c *cache) install(id PageID, buf page, owner uint64) *entry {
 	s := c.slot(id)
 	e := &entry{buf: buf, owner: owner, born: owner, state: stateDirty}
 	if old := s.Load(); old != nil {
+		if old.state == stateClean {
+			c.clean--
+		}
 		e.pos = old.pos
 		c.ring[e.pos] = id
 		s.Store(e)
@@ -128,7 +134,7 @@ func (c *cache) add(s *atomic.Pointer[entry], id PageID, e *entry) {
 // evict drops clean entries until the cache is within capacity or nothing
 // more can be evicted (every resident page dirty or pinned). Needs c.mu.
 func (c *cache) evict() {
-	for scanned := 0; len(c.ring) > c.capacity && scanned < 2*len(c.ring); scanned++ {
+	for scanned := 0; len(c.ring) > c.capacity && c.clean > 0 && scanned < 2*len(c.ring); scanned++ {
 		if c.hand >= len(c.ring) {
 			c.hand = 0
 		}
@@ -150,6 +156,9 @@ func (c *cache) evict() {
 
 // removeLocked drops e from the table and the ring. Needs c.mu.
 func (c *cache) removeLocked(id PageID, s *atomic.Pointer[entry], e *entry) {
+	if e.state == stateClean {
+		c.clean--
+	}
 	last := len(c.ring) - 1
 	moved := c.ring[last]
 	c.ring[e.pos] = moved
@@ -193,8 +202,19 @@ func (c *cache) newBuf() page {
 // setState changes an entry's state under the cache lock.
 func (c *cache) setState(e *entry, state uint8) {
 	c.mu.Lock()
-	e.state = state
+	c.setStateLocked(e, state)
 	c.mu.Unlock()
+}
+
+// setStateLocked changes an entry's state. Needs c.mu.
+func (c *cache) setStateLocked(e *entry, state uint8) {
+	if e.state == stateClean {
+		c.clean--
+	}
+	if state == stateClean {
+		c.clean++
+	}
+	e.state = state
 }
 
 // resident is the number of pages in memory.
@@ -202,4 +222,25 @@ func (c *cache) resident() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.ring)
+}
+
+// check verifies the cache's bookkeeping: every ring entry is resident at
+// its position and the clean count is exact.
+func (c *cache) check() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clean := 0
+	for i, id := range c.ring {
+		e := c.slot(id).Load()
+		if e == nil || e.pos != i {
+			return fmt.Errorf("btree: page cache ring slot %d (page %d) is not resident there", i, id)
+		}
+		if e.state == stateClean {
+			clean++
+		}
+	}
+	if clean != c.clean {
+		return fmt.Errorf("btree: page cache counts %d clean pages, holds %d", c.clean, clean)
+	}
+	return nil
 }

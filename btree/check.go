@@ -30,7 +30,10 @@ func (f *Forest) Check() error {
 			return corruptf(t.Root, "tree %d holds %d keys, its root record says %d", t.ID, n, t.Count)
 		}
 	}
-	return c.space()
+	if err := c.space(); err != nil {
+		return err
+	}
+	return f.cache.check()
 }
 
 type checker struct {

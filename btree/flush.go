@@ -78,7 +78,7 @@ func (f *Forest) writePages(ids []PageID) error {
 	f.cache.mu.Lock()
 	for _, e := range entries {
 		if e.state == stateDirty {
-			e.state = stateClean
+			f.cache.setStateLocked(e, stateClean)
 		}
 	}
 	f.cache.evict()

@@ -220,3 +220,7 @@ func (g gen) value() []byte {
 	}
 	return b
 }
+
+func newRand(t testing.TB) *rand.Rand {
+	return rand.New(rand.NewPCG(testSeed(t), 9))
+}
