@@ -281,8 +281,8 @@ func (p page) verifyStructure(want PageID) error {
 	case typeBranch, typeLeaf:
 		return p.verifyCells(want)
 	case typeOverflow:
-		if n := binary.LittleEndian.Uint32(p[16:]); int(n) > overflowCap(len(p)) {
-			return corruptf(want, "overflow payload length %d exceeds page capacity", n)
+		if n := binary.LittleEndian.Uint32(p[16:]); n == 0 || int(n) > overflowCap(len(p)) {
+			return corruptf(want, "overflow payload length %d outside [1, %d]", n, overflowCap(len(p)))
 		}
 		return nil
 	default:

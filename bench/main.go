@@ -1,0 +1,168 @@
+// Command bench measures sop against its peers side by side: each suite runs sop and
+// one peer on the same data, in the same process, one after the other, and prints one
+// JSON line per case followed by a table.
+//
+// Usage:
+//
+//	go run . [flags] SUITE [flags]
+//
+// SUITE is a suite name or "all". Each suite is a run function in a file of its own
+// name (btree.go), wired into the suites table below; its peers live only in this
+// module (bench/ has its own go.mod), so they never enter sop's dependencies. Progress
+// lines go to stderr; stdout carries only the JSON lines and the tables.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+)
+
+// suite is one benchmark suite. run measures every case with the settings in env and
+// returns one result per case.
+type suite struct {
+	name  string
+	about string
+	peer  string
+	run   func(env *env) ([]result, error)
+}
+
+// suites lists every suite in the order "all" runs them.
+var suites = []suite{
+	{name: "btree", about: "sop's on-disk B-tree against bbolt: insert, get, scan", peer: "bbolt", run: runBtree},
+}
+
+// config holds the command-line settings every suite shares.
+type config struct {
+	keys       int
+	batch      int
+	dir        string
+	cpuprofile string
+	engine     string // "both", "sop" or "peer"
+}
+
+// errUsage marks a bad command line; main exits 2 on it.
+var errUsage = errors.New("usage")
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	cfg, chosen, err := parseArgs(args, stderr)
+	if err != nil {
+		return err
+	}
+	root, err := os.MkdirTemp(cfg.dir, "sop-bench-")
+	if err != nil {
+		return fmt.Errorf("create work dir: %w", err)
+	}
+	defer os.RemoveAll(root)
+	for _, s := range chosen {
+		env := &env{cfg: cfg, suite: s, dir: root, log: stderr}
+		if err := runSuite(env, stdout); err != nil {
+			return fmt.Errorf("suite %s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// parseArgs reads flags before and after the suite name, so both
+// `go run . -keys 1000 btree` and `go run . btree -keys 1000` work.
+func parseArgs(args []string, stderr io.Writer) (config, []suite, error) {
+	var cfg config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&cfg.keys, "keys", 1_000_000, "number of keys each engine loads")
+	fs.IntVar(&cfg.batch, "batch", 1000, "writes per durable commit, and gets per read transaction")
+	fs.StringVar(&cfg.dir, "dir", "", "parent of the run's fresh work directory, which is removed at the end (default: the system temp dir)")
+	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of sop's side of each case to this `file`, the case name inserted before its extension (sop.pprof -> sop.btree-insert.pprof)")
+	fs.StringVar(&cfg.engine, "engine", "both", "which side to run: both, sop or peer")
+	fs.Usage = func() { usage(fs) }
+	if err := fs.Parse(args); err != nil {
+		return cfg, nil, parseError(err)
+	}
+	if fs.NArg() == 0 {
+		return cfg, nil, badUsage(fs, "no suite given")
+	}
+	name := fs.Arg(0)
+	if err := fs.Parse(fs.Args()[1:]); err != nil {
+		return cfg, nil, parseError(err)
+	}
+	if fs.NArg() != 0 {
+		return cfg, nil, badUsage(fs, "one suite at a time; unexpected %q", fs.Arg(0))
+	}
+	if cfg.keys < 1 || cfg.batch < 1 {
+		return cfg, nil, badUsage(fs, "-keys and -batch must be at least 1")
+	}
+	if cfg.engine != "both" && cfg.engine != "sop" && cfg.engine != "peer" {
+		return cfg, nil, badUsage(fs, "-engine must be both, sop or peer, not %q", cfg.engine)
+	}
+	chosen, ok := pickSuites(name)
+	if !ok {
+		return cfg, nil, badUsage(fs, "unknown suite %q", name)
+	}
+	return cfg, chosen, nil
+}
+
+// parseError keeps -h apart from a bad flag: the flag package has already printed
+// the usage for both.
+func parseError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return errUsage
+}
+
+func pickSuites(name string) ([]suite, bool) {
+	if name == "all" {
+		return suites, true
+	}
+	for _, s := range suites {
+		if s.name == name {
+			return []suite{s}, true
+		}
+	}
+	return nil, false
+}
+
+func badUsage(fs *flag.FlagSet, format string, a ...any) error {
+	fmt.Fprintf(fs.Output(), "bench: "+format+"\n\n", a...)
+	fs.Usage()
+	return errUsage
+}
+
+func usage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprintf(w, "Usage: go run . [flags] SUITE\n\n")
+	fmt.Fprintf(w, "Runs sop and a peer on the same data in one process and prints one JSON line per\n")
+	fmt.Fprintf(w, "case to stdout, then a table:\n")
+	fmt.Fprintf(w, "  {\"suite\":S,\"case\":C,\"sop\":OPS,\"peer\":P,\"peer_value\":OPS,\"ratio\":SOP/PEER}\n\n")
+	fmt.Fprintf(w, "Suites:\n")
+	names := make([]string, 0, len(suites))
+	for _, s := range suites {
+		fmt.Fprintf(w, "  %-8s %s\n", s.name, s.about)
+		names = append(names, s.name)
+	}
+	fmt.Fprintf(w, "  %-8s every suite in turn (%s)\n\nFlags:\n", "all", strings.Join(names, ", "))
+	fs.PrintDefaults()
+}
+
+// machine describes where the numbers come from, for the table header.
+func machine(dir string) string {
+	return fmt.Sprintf("%s/%s, %d CPUs, %s, work dir on %s", runtime.GOOS, runtime.GOARCH,
+		runtime.NumCPU(), runtime.Version(), fsType(dir))
+}
