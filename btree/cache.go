@@ -134,7 +134,9 @@ func (c *cache) add(s *atomic.Pointer[entry], id PageID, e *entry) {
 // evict drops clean entries until the cache is within capacity or nothing
 // more can be evicted (every resident page dirty or pinned). Needs c.mu.
 func (c *cache) evict() {
-	for scanned := 0; len(c.ring) > c.capacity && c.clean > 0 && scanned < 2*len(c.ring); scanned++ {
+	// Two sweeps suffice: the first clears every reference bit it passes.
+	limit := 2 * len(c.ring)
+	for scanned := 0; len(c.ring) > c.capacity && c.clean > 0 && scanned < limit; scanned++ {
 		if c.hand >= len(c.ring) {
 			c.hand = 0
 		}
