@@ -25,11 +25,15 @@ var _ kv = (*sopKV)(nil)
 
 func openSop(e *env, dir string) (kv, error) {
 	path := filepath.Join(dir, "pages")
-	f, err := btree.Open(path, btree.Checkpoint{}, btree.Options{CacheSize: sopCacheSize})
+	f, err := btree.Open(path, btree.Checkpoint{}, btree.Options{CacheSize: sopCacheSize, PageSize: e.cfg.pageSize})
 	if err != nil {
 		return nil, err
 	}
-	e.note("sop: page size %d (default), cache %d MiB, spill size default (cache/2)", f.PageSize(), sopCacheSize>>20)
+	which := "default"
+	if e.cfg.pageSize != 0 {
+		which = "-pagesize"
+	}
+	e.note("sop: page size %d (%s), cache %d MiB, spill size default (cache/2)", f.PageSize(), which, sopCacheSize>>20)
 	slots, err := openSlots(dir)
 	if err != nil {
 		f.Close()

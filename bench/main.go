@@ -43,6 +43,7 @@ type config struct {
 	dir        string
 	cpuprofile string
 	engine     string // "both", "sop" or "peer"
+	pageSize   int    // sop's B-tree page size; 0: its default
 }
 
 // errUsage marks a bad command line; main exits 2 on it.
@@ -91,6 +92,7 @@ func parseArgs(args []string, stderr io.Writer) (config, []suite, error) {
 	fs.StringVar(&cfg.dir, "dir", "", "parent of the run's fresh work directory, which is removed at the end (default: the system temp dir)")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of sop's side of each case to this `file`, the case name inserted before its extension (sop.pprof -> sop.btree-insert.pprof)")
 	fs.StringVar(&cfg.engine, "engine", "both", "which side to run: both, sop or peer")
+	fs.IntVar(&cfg.pageSize, "pagesize", 0, "sop's B-tree page size in bytes (default: sop's default, 8192)")
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		return cfg, nil, parseError(err)

@@ -84,7 +84,7 @@ func TestDeleteAllShrinks(t *testing.T) {
 	}
 	b, _ = f.Begin() // reclaims what the flush released
 	b.Abort()
-	if free := len(f.alloc.free); free != int(f.alloc.hw-firstDataPage)-1 {
+	if free := f.alloc.nfree; free != int(f.alloc.hw-firstDataPage)-1 {
 		t.Fatalf("%d of %d pages free after deleting everything, want all but the root", free, f.alloc.hw-firstDataPage)
 	}
 }

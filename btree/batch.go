@@ -199,7 +199,7 @@ func (b *Batch) verifyOwned() error {
 			return err
 		}
 		if e.buf.typ() != typeOverflow {
-			if err := checkOverlap(e.buf, id); err != nil {
+			if err := checkLayout(e.buf, id); err != nil {
 				return err
 			}
 		}
@@ -259,7 +259,11 @@ func (b *Batch) writable(id PageID) (PageID, page, error) {
 		return 0, nil, corruptf(id, "expected a branch or leaf page, found type %d", t)
 	}
 	nid, np := b.allocPage()
-	copy(np, e.buf)
+	if e.buf.garbage() == 0 {
+		copy(np, e.buf)
+	} else {
+		np.compactFrom(e.buf)
+	}
 	np.setID(nid)
 	b.freePage(id)
 	return nid, np, nil

@@ -45,7 +45,9 @@ type loader struct {
 	prev     []byte
 	cur      page
 	curID    PageID
-	prevPage page // the page completed before cur
+	prevPage page   // the page completed before cur
+	arena    []byte // the cells of cur, built into it when it completes
+	ends     []int  // end offset of each cell in arena
 }
 
 type childRef struct {
@@ -74,7 +76,7 @@ func (l *loader) leaves(next func() ([]byte, []byte, error)) error {
 		if err != nil {
 			return err
 		}
-		if l.cur == nil || l.cur.free() < len(cell)+slotSize {
+		if l.cur == nil || !l.room(len(cell)) {
 			var sep []byte
 			if l.cur != nil {
 				sep = shortestSeparator(l.prev, k)
@@ -83,7 +85,7 @@ func (l *loader) leaves(next func() ([]byte, []byte, error)) error {
 				return err
 			}
 		}
-		l.cur.insertCell(l.cur.count(), cell)
+		l.add(cell)
 		l.prev = append(l.prev[:0], k...)
 		l.count++
 	}
@@ -94,6 +96,7 @@ func (l *loader) leaves(next func() ([]byte, []byte, error)) error {
 // separator from its left sibling is sep.
 func (l *loader) startPage(typ byte, sep []byte) error {
 	if l.cur != nil {
+		l.buildCur()
 		l.done = append(l.done, l.curID)
 		// Spill all but the newest completed page, which finishLevel may
 		// still change.
@@ -111,8 +114,32 @@ func (l *loader) startPage(typ byte, sep []byte) error {
 	return nil
 }
 
+// room reports whether a cell of n bytes still fits in the current page.
+func (l *loader) room(n int) bool {
+	return len(l.arena)+slotSize*len(l.ends)+n+slotSize <= usable(l.b.f.psize)
+}
+
+func (l *loader) add(cell []byte) {
+	l.arena = append(l.arena, cell...)
+	l.ends = append(l.ends, len(l.arena))
+}
+
+// buildCur writes the collected cells into the current page.
+func (l *loader) buildCur() {
+	cells := make([][]byte, len(l.ends))
+	start := 0
+	for i, end := range l.ends {
+		cells[i], start = l.arena[start:end], end
+	}
+	l.cur.build(cells, l.b.f.scratch)
+	l.arena, l.ends = l.arena[:0], l.ends[:0]
+}
+
 func (l *loader) finishLevel() error {
 	if l.cur != nil {
+		if len(l.ends) > 0 {
+			l.buildCur()
+		}
 		l.done = append(l.done, l.curID)
 	}
 	err := l.b.spillOwned(l.done)
@@ -127,20 +154,21 @@ func (l *loader) branches() (PageID, error) {
 		below := l.level
 		l.level = nil
 		for i, ref := range below {
-			if i == 0 || l.cur.free() < branchCellSize(len(ref.sep), l.b.f.psize)+slotSize {
+			if i == 0 || !l.room(branchCellSize(len(ref.sep), l.b.f.psize)) {
 				// The first child's separator moves up a level.
 				if err := l.startPage(typeBranch, ref.sep); err != nil {
 					return 0, err
 				}
-				l.cur.insertCell(0, branchCellBytes(nil, ref.id, 0, 0))
+				l.add(branchCellBytes(nil, ref.id, 0, 0))
 				continue
 			}
 			cell, err := l.b.branchCell(ref.sep, ref.id)
 			if err != nil {
 				return 0, err
 			}
-			l.cur.insertCell(l.cur.count(), cell)
+			l.add(cell)
 		}
+		l.buildCur()
 		if err := l.borrowForLast(); err != nil {
 			return 0, err
 		}

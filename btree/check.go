@@ -82,7 +82,7 @@ func (c *checker) walk(id PageID, lo, hi []byte, depth int, root bool) (uint64, 
 	if err := p.verifyStructure(id); err != nil {
 		return 0, err
 	}
-	if err := checkOverlap(p, id); err != nil {
+	if err := checkLayout(p, id); err != nil {
 		return 0, err
 	}
 	keys, err := c.keys(p, id)
@@ -199,6 +199,25 @@ func checkOrder(id PageID, keys [][]byte, lo, hi []byte, leaf bool) error {
 		if below || hi != nil && bytes.Compare(k, hi) >= 0 {
 			return corruptf(id, "key %d (%q) outside its parent's range", i, k)
 		}
+	}
+	return nil
+}
+
+// checkLayout verifies that a page without garbage keeps its cells
+// contiguous and in key order, as every page this package writes does.
+func checkLayout(p page, id PageID) error {
+	if p.garbage() != 0 {
+		return checkOverlap(p, id)
+	}
+	off := p.upper()
+	for i := 0; i < p.count(); i++ {
+		if p.slot(i) != off {
+			return corruptf(id, "cell %d at offset %d, expected %d: cells not contiguous in key order", i, p.slot(i), off)
+		}
+		off += len(p.cell(i))
+	}
+	if off != len(p) {
+		return corruptf(id, "cells end at %d, not at the page end", off)
 	}
 	return nil
 }

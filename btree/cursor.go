@@ -19,6 +19,8 @@ type Cursor struct {
 	bounds Bounds
 	stack  []cursorFrame
 	key    []byte
+	val    []byte // the inline value, when inline
+	inline bool
 	valid  bool
 	err    error
 }
@@ -26,6 +28,7 @@ type Cursor struct {
 type cursorFrame struct {
 	p page
 	i int
+	n int // p.count()
 }
 
 func newCursor(f *Forest, root PageID, b Bounds) *Cursor {
@@ -44,8 +47,8 @@ func (c *Cursor) Key() []byte { return c.key }
 // Value is the current item's value. Values kept in overflow pages are read
 // (and copied) on each call.
 func (c *Cursor) Value() ([]byte, error) {
-	if !c.valid {
-		return nil, nil
+	if c.inline || !c.valid {
+		return c.val, nil
 	}
 	top := c.stack[len(c.stack)-1]
 	return c.f.value(top.p, top.p.cell(top.i))
@@ -88,7 +91,10 @@ func (c *Cursor) Next() bool {
 	if !c.valid {
 		return false
 	}
-	c.stack[len(c.stack)-1].i++
+	top := &c.stack[len(c.stack)-1]
+	if top.i++; top.i < top.n && c.bounds.End == nil && c.loadInline(top) {
+		return true
+	}
 	return c.forward()
 }
 
@@ -97,8 +103,26 @@ func (c *Cursor) Prev() bool {
 	if !c.valid {
 		return false
 	}
-	c.stack[len(c.stack)-1].i--
+	top := &c.stack[len(c.stack)-1]
+	if top.i--; top.i >= 0 && c.bounds.Start == nil && c.loadInline(top) {
+		return true
+	}
 	return c.backward()
+}
+
+// loadInline positions on leaf cell top.i when its key and value are both
+// inline: the common case, decoded without calls.
+func (c *Cursor) loadInline(top *cursorFrame) bool {
+	p := top.p
+	off := int(p[headerSize+slotSize*top.i]) | int(p[headerSize+slotSize*top.i+1])<<8
+	if p[off] != 0 {
+		return false
+	}
+	klen := int(p[off+1]) | int(p[off+2])<<8
+	vlen := int(le32(p[off+3:]))
+	k := off + leafCellHeader
+	c.key, c.val, c.inline = p[k:k+klen:k+klen], p[k+klen:k+klen+vlen:k+klen+vlen], true
+	return true
 }
 
 func (c *Cursor) fail(err error) bool {
@@ -118,7 +142,7 @@ func (c *Cursor) descend(id PageID, last bool) bool {
 		if last {
 			i = p.count() - 1
 		}
-		c.stack = append(c.stack, cursorFrame{p, i})
+		c.stack = append(c.stack, cursorFrame{p, i, p.count()})
 		if p.isLeaf() {
 			return true
 		}
@@ -154,14 +178,14 @@ func (c *Cursor) seekTo(key []byte) bool {
 			if err != nil {
 				return c.fail(err)
 			}
-			c.stack = append(c.stack, cursorFrame{p, i})
+			c.stack = append(c.stack, cursorFrame{p, i, p.count()})
 			return true
 		}
 		i, err := c.f.searchBranch(p, key)
 		if err != nil {
 			return c.fail(err)
 		}
-		c.stack = append(c.stack, cursorFrame{p, i})
+		c.stack = append(c.stack, cursorFrame{p, i, p.count()})
 		id = p.childAt(i)
 	}
 }
@@ -183,7 +207,7 @@ func (c *Cursor) seekLT(key []byte) bool {
 func (c *Cursor) forward() bool {
 	for {
 		top := &c.stack[len(c.stack)-1]
-		if top.i < top.p.count() {
+		if top.i < top.n {
 			break
 		}
 		for {
@@ -193,7 +217,7 @@ func (c *Cursor) forward() bool {
 				return false
 			}
 			t := &c.stack[len(c.stack)-1]
-			if t.i++; t.i < t.p.count() {
+			if t.i++; t.i < t.n {
 				break
 			}
 		}
@@ -245,9 +269,14 @@ func (c *Cursor) backward() bool {
 	return true
 }
 
-// load reads the current cell's key.
+// load reads the current cell's key (and value, when inline).
 func (c *Cursor) load() bool {
-	top := c.stack[len(c.stack)-1]
+	top := &c.stack[len(c.stack)-1]
+	if c.loadInline(top) {
+		c.valid = true
+		return true
+	}
+	c.val, c.inline = nil, false
 	cell := top.p.cell(top.i)
 	if cell[0]&flagBigKey == 0 {
 		c.key = top.p.localKey(cell)

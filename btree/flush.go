@@ -47,9 +47,17 @@ func (f *Forest) writeDirty() error {
 	return nil
 }
 
-// writePages writes those of ids that are dirty, sorted by id and coalesced
-// into runs of consecutive ids, and marks them clean. ids is sorted in place.
-// Needs wmu.
+// maxFillGap is the longest run of clean pages writePages rewrites to join
+// two runs of dirty pages into one write.
+const maxFillGap = 8
+
+// writePages writes those of ids that are dirty and marks them clean. It
+// sorts them by id and writes runs of consecutive ids with one call each;
+// two runs separated by at most maxFillGap pages are joined by rewriting
+// the pages between them when those are clean in the cache: a clean page's
+// bytes are already on disk, so writing them again changes nothing, even if
+// the write is torn, and one long write costs far less than several short
+// ones. ids is sorted in place. Needs wmu.
 func (f *Forest) writePages(ids []PageID) error {
 	if len(ids) == 0 {
 		return nil
@@ -59,16 +67,20 @@ func (f *Forest) writePages(ids []PageID) error {
 	entries := make([]*entry, 0, len(ids))
 	for _, id := range ids {
 		if e := f.cache.get(id); e != nil && e.state == stateDirty {
+			e.buf.sealChecksum()
 			entries = append(entries, e)
 		}
 	}
 	run := make([]page, 0, 64)
 	for i := 0; i < len(entries); {
 		first := entries[i].buf.id()
-		run = run[:0]
-		for i < len(entries) && entries[i].buf.id() == first+PageID(len(run)) {
+		run = append(run[:0], entries[i].buf)
+		for i++; i < len(entries); i++ {
+			next := entries[i].buf.id()
+			if !f.appendGap(&run, first+PageID(len(run)), next) {
+				break
+			}
 			run = append(run, entries[i].buf)
-			i++
 		}
 		if err := f.pf.writeRun(first, run); err != nil {
 			return err
@@ -84,6 +96,24 @@ func (f *Forest) writePages(ids []PageID) error {
 	f.cache.evict()
 	f.cache.mu.Unlock()
 	return nil
+}
+
+// appendGap appends the clean pages [from, to) to run, and reports whether
+// it could: the gap is short and every page in it is clean in the cache.
+func (f *Forest) appendGap(run *[]page, from, to PageID) bool {
+	if to-from > maxFillGap {
+		return false
+	}
+	n := len(*run)
+	for id := from; id < to; id++ {
+		e := f.cache.get(id)
+		if e == nil || e.state != stateClean {
+			*run = (*run)[:n]
+			return false
+		}
+		*run = append(*run, e.buf)
+	}
+	return true
 }
 
 // checkpoint describes the current version. Needs wmu.

@@ -195,31 +195,54 @@ func (p page) cmpLocal(c []byte, key []byte) int {
 	return needFull
 }
 
-// insertCell inserts encoded cell c at slot index i. The caller has checked
-// that free() >= len(c)+slotSize.
+// Pages this package writes keep their cells contiguous from upper to the
+// page end and in key order at ascending addresses (garbage stays 0), so a
+// scan reads memory sequentially and copying a page is one memmove. Pages
+// with garbage (allowed by the format) are compacted before they change.
+
+// insertCell inserts encoded cell c at slot index i, shifting the cells
+// with smaller keys down. The caller has checked that free() >=
+// len(c)+slotSize and that the page has no garbage.
 func (p page) insertCell(i int, c []byte) {
-	n := p.count()
-	off := p.upper() - len(c)
-	copy(p[off:], c)
+	n, up, size := p.count(), p.upper(), len(c)
+	x := len(p)
+	if i < n {
+		x = p.slot(i)
+	}
+	copy(p[up-size:], p[up:x])
+	copy(p[x-size:x], c)
 	s := headerSize + slotSize*i
 	copy(p[s+slotSize:headerSize+slotSize*(n+1)], p[s:headerSize+slotSize*n])
-	p.setSlot(i, off)
+	for k := 0; k < i; k++ {
+		p.setSlot(k, p.slot(k)-size)
+	}
+	p.setSlot(i, x-size)
 	p.setCount(n + 1)
-	p.setUpper(off)
+	p.setUpper(up - size)
 }
 
-// removeCell removes slot i; its bytes become garbage.
+// removeCell removes cell i, shifting the cells with smaller keys up. The
+// page must have no garbage.
 func (p page) removeCell(i int) {
-	n := p.count()
+	n, up := p.count(), p.upper()
+	off := p.slot(i)
 	size := len(p.cell(i))
+	copy(p[up+size:off+size], p[up:off])
+	for k := 0; k < i; k++ {
+		p.setSlot(k, p.slot(k)+size)
+	}
 	s := headerSize + slotSize*i
 	copy(p[s:], p[s+slotSize:headerSize+slotSize*n])
 	p.setCount(n - 1)
-	p.setGarbage(p.garbage() + size)
+	p.setUpper(up + size)
 }
 
-// fits reports whether a cell of size n can be inserted, possibly after compaction.
-func (p page) fits(n int) bool { return p.free()+p.garbage() >= n+slotSize }
+// compact removes garbage, laying the cells out in key order.
+func (p page) compact(scratch []byte) {
+	if p.garbage() != 0 {
+		p.build(p.cells(make([][]byte, 0, p.count())), scratch)
+	}
+}
 
 // cellsSize is the page space cells need, slots included.
 func cellsSize(cells [][]byte) int {
@@ -230,22 +253,50 @@ func cellsSize(cells [][]byte) int {
 	return n
 }
 
-// build rewrites p to hold exactly cells, in order, with no garbage. cells may
-// alias p: they are staged through scratch (at least one page long).
+// build rewrites p to hold exactly cells, in order, with no garbage. The
+// cells are laid out in key order at ascending addresses, so scans read
+// memory sequentially. cells may alias p: they are staged through scratch
+// (at least one page long).
 func (p page) build(cells [][]byte, scratch []byte) {
 	s := page(scratch[:len(p)])
 	copy(s[:headerSize], p[:headerSize])
-	off := len(s)
+	off := len(s) - cellsSize(cells) + slotSize*len(cells)
+	s.setUpper(off)
 	for i, c := range cells {
-		off -= len(c)
 		copy(s[off:], c)
 		s.setSlot(i, off)
+		off += len(c)
 	}
 	s.setCount(len(cells))
-	s.setUpper(off)
 	s.setGarbage(0)
-	copy(p[:headerSize+slotSize*len(cells)], s[:headerSize+slotSize*len(cells)])
-	copy(p[off:], s[off:])
+	n := headerSize + slotSize*len(cells)
+	copy(p[:n], s[:n])
+	copy(p[s.upper():], s[s.upper():])
+}
+
+// compactFrom writes src's header and cells into p (a different buffer)
+// the way build lays them out. Cells already adjacent in key order are
+// copied as one block, so compacting an ordered page costs one copy.
+func (p page) compactFrom(src page) {
+	copy(p[:headerSize], src[:headerSize])
+	n := src.count()
+	off := len(p) - (src.used() - slotSize*n)
+	p.setUpper(off)
+	for i := 0; i < n; {
+		start := src.slot(i)
+		end := start + len(src.cell(i))
+		j := i + 1
+		for ; j < n && src.slot(j) == end; j++ {
+			end += len(src.cell(j))
+		}
+		copy(p[off:], src[start:end])
+		for k := i; k < j; k++ {
+			p.setSlot(k, off+src.slot(k)-start)
+		}
+		off += end - start
+		i = j
+	}
+	p.setGarbage(0)
 }
 
 // cells returns the cells of p in order; the slices alias p.

@@ -141,15 +141,14 @@ func (pf *pageFile) read(id PageID, buf page) error {
 	return fmt.Errorf("read page %d: %w", id, err)
 }
 
-// writeRun seals and writes pages with consecutive ids starting at first, in
+// writeRun writes sealed pages with consecutive ids starting at first, in
 // as few writes as the coalescing buffer allows.
 func (pf *pageFile) writeRun(first PageID, pages []page) error {
-	const maxRun = 1 << 20
+	const maxRun = 4 << 20
 	for len(pages) > 0 {
 		n := min(len(pages), max(1, maxRun/pf.pageSize))
 		pf.wbuf = pf.wbuf[:0]
 		for _, p := range pages[:n] {
-			p.sealChecksum()
 			pf.wbuf = append(pf.wbuf, p...)
 		}
 		if _, err := pf.f.WriteAt(pf.wbuf, int64(first)*int64(pf.pageSize)); err != nil {

@@ -103,10 +103,6 @@ func (b *Batch) Delete(tree TreeID, key []byte) (bool, error) {
 // any page; it is copied and not retained.
 func (b *Batch) insertCell(t *TreeRoot, path []frame, L, i int, cell []byte) error {
 	p := b.ownedPage(path[L].id)
-	if p.free() < len(cell)+slotSize && p.fits(len(cell)) {
-		b.f.cellsBuf = p.cells(b.f.cellsBuf[:0])
-		p.build(b.f.cellsBuf, b.f.scratch)
-	}
 	if p.free() >= len(cell)+slotSize {
 		p.insertCell(i, cell)
 		return nil
