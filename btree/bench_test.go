@@ -2,6 +2,8 @@ package btree
 
 import (
 	"encoding/binary"
+	"os"
+	"runtime/pprof"
 	"io"
 	"math/rand/v2"
 	"slices"
@@ -87,7 +89,7 @@ func BenchmarkScanInserted(b *testing.B) {
 
 func benchScanInserted(b *testing.B, reopen bool) {
 	dir := b.TempDir()
-	f, err := Open(dir+"/pages", Checkpoint{}, Options{FS: vfs.Default, CacheSize: 1 << 30})
+	f, err := Open(dir+"/pages", Checkpoint{}, Options{FS: vfs.Default, CacheSize: 1 << 30, PageSize: 4096})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -118,6 +120,11 @@ func benchScanInserted(b *testing.B, reopen bool) {
 	b.Logf("pages: %d", f.alloc.hw)
 	rd, _ := f.NewReader()
 	defer rd.Release()
+	if path := os.Getenv("SOP_SCAN_PROFILE"); path != "" {
+		out, _ := os.Create(path)
+		pprof.StartCPUProfile(out)
+		defer pprof.StopCPUProfile()
+	}
 	b.ResetTimer()
 	n := 0
 	for b.Loop() {

@@ -4,12 +4,17 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // The page cache maps page ids to in-memory pages. Lookups are lock-free: a
-// two-level table indexed by page id (ids are dense) holds atomic pointers to
-// entries. Insertions, removals and state changes take cache.mu. Eviction is
-// CLOCK over the resident entries; only clean entries are evicted.
+// two-level table indexed by page id (ids are dense) holds, per id, an
+// atomic pointer to the page's bytes (what readers load: one dependent load
+// to reach the page) and one to its entry (metadata for the writer and the
+// evictor). Insertions, removals and state changes take cache.mu. Eviction
+// is CLOCK over the resident entries; only clean entries are evicted.
+// Readers set the reference bit only while the cache is near its bound, so
+// lookups touch no metadata while everything fits.
 //
 // Pages a batch allocates live in the cache from the moment they are
 // allocated (owner = the batch's version) until they are freed, and are dirty
@@ -18,7 +23,10 @@ import (
 
 const chunkBits = 12
 
-type chunk [1 << chunkBits]atomic.Pointer[entry]
+type chunk struct {
+	pages   [1 << chunkBits]atomic.Pointer[byte] // the first byte of each resident page
+	entries [1 << chunkBits]atomic.Pointer[entry]
+}
 
 // entry states.
 const (
@@ -40,7 +48,8 @@ type cache struct {
 	pageSize int
 	capacity int // pages
 
-	dir atomic.Pointer[[]*chunk]
+	dir      atomic.Pointer[[]*chunk]
+	pressure atomic.Bool // resident pages near capacity: readers keep reference bits
 
 	mu    sync.Mutex
 	ring  []PageID // resident ids, for CLOCK
@@ -57,6 +66,27 @@ func newCache(pageSize int, bytes int64) *cache {
 	return c
 }
 
+// page returns the resident page id, or nil: the readers' lookup.
+func (c *cache) page(id PageID) page {
+	d := *c.dir.Load()
+	ci := int(id >> chunkBits)
+	if ci >= len(d) || d[ci] == nil {
+		return nil
+	}
+	ch := d[ci]
+	i := id & (1<<chunkBits - 1)
+	p := ch.pages[i].Load()
+	if p == nil {
+		return nil
+	}
+	if c.pressure.Load() {
+		if e := ch.entries[i].Load(); e != nil && !e.ref.Load() {
+			e.ref.Store(true)
+		}
+	}
+	return unsafe.Slice(p, c.pageSize)
+}
+
 // get returns the entry for id, or nil.
 func (c *cache) get(id PageID) *entry {
 	d := *c.dir.Load()
@@ -64,15 +94,35 @@ func (c *cache) get(id PageID) *entry {
 	if ci >= len(d) || d[ci] == nil {
 		return nil
 	}
-	e := d[ci][id&(1<<chunkBits-1)].Load()
-	if e != nil && !e.ref.Load() {
+	e := d[ci].entries[id&(1<<chunkBits-1)].Load()
+	if e != nil && c.pressure.Load() && !e.ref.Load() {
 		e.ref.Store(true)
 	}
 	return e
 }
 
+// slot is the table position of one page id.
+type slot struct {
+	ch *chunk
+	i  PageID
+}
+
+func (s slot) Load() *entry { return s.ch.entries[s.i].Load() }
+
+// Store publishes e (nil: removes the page). The entry is stored before the
+// page pointer, so a reader that finds the page finds its entry.
+func (s slot) Store(e *entry) {
+	if e == nil {
+		s.ch.pages[s.i].Store(nil)
+		s.ch.entries[s.i].Store(nil)
+		return
+	}
+	s.ch.entries[s.i].Store(e)
+	s.ch.pages[s.i].Store(&e.buf[0])
+}
+
 // slot returns the table slot for id, growing the table. Needs c.mu.
-func (c *cache) slot(id PageID) *atomic.Pointer[entry] {
+func (c *cache) slot(id PageID) slot {
 	d := *c.dir.Load()
 	ci := int(id >> chunkBits)
 	if ci >= len(d) {
@@ -84,7 +134,7 @@ func (c *cache) slot(id PageID) *atomic.Pointer[entry] {
 	if d[ci] == nil {
 		d[ci] = new(chunk)
 	}
-	return &d[ci][id&(1<<chunkBits-1)]
+	return slot{d[ci], id & (1<<chunkBits - 1)}
 }
 
 // insertLoaded installs a clean page read from disk unless another goroutine
@@ -122,13 +172,14 @@ func (c *cache) install(id PageID, buf page, owner uint64) *entry {
 	return e
 }
 
-func (c *cache) add(s *atomic.Pointer[entry], id PageID, e *entry) {
+func (c *cache) add(s slot, id PageID, e *entry) {
 	e.pos = len(c.ring)
 	c.ring = append(c.ring, id)
 	s.Store(e)
 	if len(c.ring) > c.capacity {
 		c.evict()
 	}
+	c.pressure.Store(len(c.ring) >= c.capacity-c.capacity/8)
 }
 
 // evict drops clean entries until the cache is within capacity or nothing
@@ -157,7 +208,7 @@ func (c *cache) evict() {
 }
 
 // removeLocked drops e from the table and the ring. Needs c.mu.
-func (c *cache) removeLocked(id PageID, s *atomic.Pointer[entry], e *entry) {
+func (c *cache) removeLocked(id PageID, s slot, e *entry) {
 	if e.state == stateClean {
 		c.clean--
 	}

@@ -7,14 +7,18 @@ import (
 
 // node returns branch or leaf page id.
 func (f *Forest) node(id PageID) (page, error) {
-	e, err := f.entry(id)
-	if err != nil {
-		return nil, err
+	p := f.cache.page(id)
+	if p == nil {
+		e, err := f.entry(id)
+		if err != nil {
+			return nil, err
+		}
+		p = e.buf
 	}
-	if t := e.buf.typ(); t != typeLeaf && t != typeBranch {
+	if t := p.typ(); t != typeLeaf && t != typeBranch {
 		return nil, corruptf(id, "expected a branch or leaf page, found type %d", t)
 	}
-	return e.buf, nil
+	return p, nil
 }
 
 // cmpCell compares the key of cell c (in page p) with key.
