@@ -23,17 +23,13 @@ type sopKV struct {
 
 var _ kv = (*sopKV)(nil)
 
-func openSop(e *env, dir string) (kv, error) {
+func openSop(e *env, dir string, pageSize int) (kv, error) {
 	path := filepath.Join(dir, "pages")
-	f, err := btree.Open(path, btree.Checkpoint{}, btree.Options{CacheSize: sopCacheSize, PageSize: e.cfg.pageSize})
+	f, err := btree.Open(path, btree.Checkpoint{}, btree.Options{CacheSize: sopCacheSize, PageSize: pageSize})
 	if err != nil {
 		return nil, err
 	}
-	which := "default"
-	if e.cfg.pageSize != 0 {
-		which = "-pagesize"
-	}
-	e.note("sop: page size %d (%s), cache %d MiB, spill size default (cache/2)", f.PageSize(), which, sopCacheSize>>20)
+	e.note("sop: page size %d (default %d), cache %d MiB, spill size default (cache/2)", f.PageSize(), btree.DefaultPageSize, sopCacheSize>>20)
 	slots, err := openSlots(dir)
 	if err != nil {
 		f.Close()

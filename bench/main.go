@@ -92,7 +92,7 @@ func parseArgs(args []string, stderr io.Writer) (config, []suite, error) {
 	fs.StringVar(&cfg.dir, "dir", "", "parent of the run's fresh work directory, which is removed at the end (default: the system temp dir)")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of sop's side of each case to this `file`, the case name inserted before its extension (sop.pprof -> sop.btree-insert.pprof)")
 	fs.StringVar(&cfg.engine, "engine", "both", "which side to run: both, sop or peer")
-	fs.IntVar(&cfg.pageSize, "pagesize", 0, "sop's B-tree page size in bytes (default: sop's default, 8192)")
+	fs.IntVar(&cfg.pageSize, "pagesize", 0, "run sop's B-tree once, at this page size in bytes (default: twice, at bbolt's page size and at sop's default)")
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		return cfg, nil, parseError(err)

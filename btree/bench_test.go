@@ -2,10 +2,10 @@ package btree
 
 import (
 	"encoding/binary"
-	"os"
-	"runtime/pprof"
 	"io"
 	"math/rand/v2"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"testing"
 
@@ -51,6 +51,11 @@ func BenchmarkScan(b *testing.B) {
 	f, _ := benchForest(b, 1_000_000)
 	rd, _ := f.NewReader()
 	defer rd.Release()
+	if path := os.Getenv("SOP_SCAN_PROFILE"); path != "" {
+		out, _ := os.Create(path)
+		pprof.StartCPUProfile(out)
+		defer pprof.StopCPUProfile()
+	}
 	b.ResetTimer()
 	n := 0
 	for b.Loop() {

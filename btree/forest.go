@@ -3,7 +3,6 @@ package btree
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -74,7 +73,6 @@ type Forest struct {
 	spillErr error      // a failed spill, reported by the next Flush; guarded by wmu
 	unsynced bool       // pages were written since the last sync; guarded by wmu
 	scratch  []byte     // page-sized staging buffer; guarded by wmu
-	cellsBuf [][]byte   // guarded by wmu
 	cur      atomic.Pointer[version]
 	closed   atomic.Bool
 
@@ -207,16 +205,4 @@ func (f *Forest) entry(id PageID) (*entry, error) {
 		return nil, err
 	}
 	return f.cache.insertLoaded(id, buf), nil
-}
-
-// page returns page id, checking its type.
-func (f *Forest) page(id PageID, types ...byte) (page, error) {
-	e, err := f.entry(id)
-	if err != nil {
-		return nil, err
-	}
-	if !slices.Contains(types, e.buf.typ()) {
-		return nil, corruptf(id, "page has type %d, expected one of %v", e.buf.typ(), types)
-	}
-	return e.buf, nil
 }

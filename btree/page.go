@@ -136,9 +136,8 @@ func maxCell(pageSize int) int     { return usable(pageSize)/4 - slotSize }
 func maxLocalKey(pageSize int) int { return maxCell(pageSize) - branchCellHeader - 8 }
 func overflowCap(pageSize int) int { return pageSize - headerSize }
 
-// cellFlags, cellKlen and friends decode a cell given its bytes.
-func cellFlags(c []byte) byte { return c[0] }
-func cellKlen(c []byte) int   { return int(binary.LittleEndian.Uint16(c[1:])) }
+// cellKlen and friends decode a cell given its bytes.
+func cellKlen(c []byte) int { return int(binary.LittleEndian.Uint16(c[1:])) }
 
 // localKey returns the locally stored key bytes (the whole key unless
 // flagBigKey is set, then a prefix of maxLocalKey bytes).
@@ -235,13 +234,6 @@ func (p page) removeCell(i int) {
 	copy(p[s:], p[s+slotSize:headerSize+slotSize*n])
 	p.setCount(n - 1)
 	p.setUpper(up + size)
-}
-
-// compact removes garbage, laying the cells out in key order.
-func (p page) compact(scratch []byte) {
-	if p.garbage() != 0 {
-		p.build(p.cells(make([][]byte, 0, p.count())), scratch)
-	}
 }
 
 // cellsSize is the page space cells need, slots included.
