@@ -49,7 +49,7 @@ func (f *Forest) writeDirty() error {
 
 // maxFillGap is the longest run of clean pages writePages rewrites to join
 // two runs of dirty pages into one write.
-const maxFillGap = 8
+const maxFillGap = 2
 
 // writePages writes those of ids that are dirty and marks them clean. It
 // sorts them by id and writes runs of consecutive ids with one call each;

@@ -34,7 +34,8 @@ const headerCheckLen = 64
 type pageFile struct {
 	f        vfs.File
 	pageSize int
-	wbuf     []byte // coalescing buffer for writes of consecutive pages
+	wbuf     []byte   // coalescing buffer where vectored writes are missing
+	iov      [][]byte // the pages of one vectored write
 }
 
 // openPageFile opens path, creating it with a header when it does not exist.
@@ -142,20 +143,17 @@ func (pf *pageFile) read(id PageID, buf page) error {
 }
 
 // writeRun writes sealed pages with consecutive ids starting at first, in
-// as few writes as the coalescing buffer allows.
+// one vectored write where the file system has it.
 func (pf *pageFile) writeRun(first PageID, pages []page) error {
-	const maxRun = 4 << 20
-	for len(pages) > 0 {
-		n := min(len(pages), max(1, maxRun/pf.pageSize))
-		pf.wbuf = pf.wbuf[:0]
-		for _, p := range pages[:n] {
-			pf.wbuf = append(pf.wbuf, p...)
-		}
-		if _, err := pf.f.WriteAt(pf.wbuf, int64(first)*int64(pf.pageSize)); err != nil {
-			return fmt.Errorf("write pages %d-%d: %w", first, first+PageID(n)-1, err)
-		}
-		first += PageID(n)
-		pages = pages[n:]
+	pf.iov = pf.iov[:0]
+	for _, p := range pages {
+		pf.iov = append(pf.iov, p)
+	}
+	var err error
+	_, pf.wbuf, err = vfs.WriteVAt(pf.f, pf.iov, int64(first)*int64(pf.pageSize), pf.wbuf)
+	clear(pf.iov) // keep no pages alive from here
+	if err != nil {
+		return fmt.Errorf("write pages %d-%d: %w", first, first+PageID(len(pages))-1, err)
 	}
 	return nil
 }
