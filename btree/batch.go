@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // Batch is the one open write transaction of a forest. It copies each page
@@ -167,6 +168,8 @@ func (b *Batch) Commit() error {
 			f.dirty = append(f.dirty, id)
 		}
 	}
+	f.rewritten.Add(int64(len(b.owned)))
+	f.lastCommit.Store(time.Now().UnixNano())
 	var readersOnly, durable []PageID
 	for _, id := range b.freed {
 		e := f.cache.get(id)

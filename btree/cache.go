@@ -297,3 +297,6 @@ func (c *cache) check() error {
 	}
 	return nil
 }
+
+// unsafePointer is the address of a page's first byte, for tests of layout.
+func unsafePointer(p page) unsafe.Pointer { return unsafe.Pointer(&p[0]) }

@@ -56,6 +56,11 @@ func TestReadersSeeTheirVersion(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if i%7 == 0 {
+			if err := f.Relayout(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	close(stop)
 	wg.Wait()

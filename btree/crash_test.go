@@ -48,6 +48,7 @@ func crashRound(t *testing.T, r *rand.Rand) {
 			}
 		}
 		// Crash, keeping none or a random part of what was not synced.
+		f.stopBackground()
 		f.closed.Store(true) // the process died: no Close, no Check
 		var after *vfs.MemFS
 		if r.IntN(2) == 0 {
@@ -128,6 +129,7 @@ func TestSaveFailureKeepsOldPages(t *testing.T) {
 			t.Fatalf("flush returned %v, want the save error", err)
 		}
 	}
+	f.stopBackground()
 	f.closed.Store(true)
 	f = openTest(t, mem.Crash(), saved, opts)
 	rd, _ := f.NewReader()

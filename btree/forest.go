@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sopd/sop/vfs"
 )
@@ -40,6 +41,11 @@ type Options struct {
 	SpillSize int64
 	// FS is the file system (vfs.Default when nil).
 	FS vfs.FS
+	// RelayoutIdle: after heavy rewriting, once no batch has committed for
+	// this long, a background goroutine copies the resident pages into key
+	// order (see Forest.Relayout). Zero means DefaultRelayoutIdle; a
+	// negative value turns the background relayout off.
+	RelayoutIdle time.Duration
 }
 
 // TreeRoot describes one tree of a version.
@@ -76,6 +82,12 @@ type Forest struct {
 	cur      atomic.Pointer[version]
 	closed   atomic.Bool
 
+	rewritten    atomic.Int64 // pages batches wrote since the last relayout
+	lastCommit   atomic.Int64 // Unix nanoseconds of the last commit
+	relayouts    atomic.Int64 // relayouts done, for tests
+	stopMaintain chan struct{}
+	maintainDone chan struct{}
+
 	rmu     sync.Mutex
 	readers map[uint64]int // pinned version -> reader count
 }
@@ -108,6 +120,13 @@ func Open(path string, cp Checkpoint, opts Options) (*Forest, error) {
 		return nil, err
 	}
 	f := newForest(path, opts, pf, cp)
+	if idle := opts.RelayoutIdle; idle >= 0 {
+		if idle == 0 {
+			idle = DefaultRelayoutIdle
+		}
+		f.stopMaintain, f.maintainDone = make(chan struct{}), make(chan struct{})
+		go f.maintain(idle, f.stopMaintain)
+	}
 	return f, nil
 }
 
@@ -149,12 +168,25 @@ func (f *Forest) Version() uint64 { return f.cur.Load().seq }
 // Close closes the page file. Unflushed batches are lost (the journal above
 // replays them). Readers must be released first.
 func (f *Forest) Close() error {
+	f.stopBackground()
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
 	if f.closed.Swap(true) {
 		return ErrClosed
 	}
 	return f.pf.f.Close()
+}
+
+// stopBackground stops the relayout goroutine and waits for it.
+func (f *Forest) stopBackground() {
+	f.wmu.Lock()
+	stop, done := f.stopMaintain, f.maintainDone
+	f.stopMaintain = nil
+	f.wmu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
 }
 
 // pin registers a reader of the current version.
