@@ -100,9 +100,18 @@
 // errors (ErrKeyTooLarge, ErrValueTooLarge, ErrTreeNotFound, ...) leave the
 // state unchanged.
 //
+// # Memory layout
+//
+// Scans are fastest when neighbouring leaves sit next to each other in
+// memory. Random writes scatter page buffers, so after a burst of writes,
+// once the writer has been idle for Options.RelayoutIdle, a background
+// goroutine copies the resident pages into fresh slabs in key order
+// (Forest.Relayout does it on demand). Readers are not disturbed.
+//
 // # Concurrency
 //
-// One batch writes at a time (Begin waits for the previous one); Flush and
-// Check wait for it too. Readers never block and are never blocked by the
-// writer. A Reader or Cursor is used by one goroutine at a time.
+// One batch writes at a time (Begin waits for the previous one); Flush,
+// Check and Relayout wait for it too. Readers never block and are never
+// blocked by the writer. A Reader or Cursor is used by one goroutine at a
+// time.
 package btree
