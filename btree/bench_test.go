@@ -58,11 +58,7 @@ func BenchmarkScan(b *testing.B) {
 	f, _ := benchForest(b, 1_000_000)
 	rd, _ := f.NewReader()
 	defer rd.Release()
-	if path := os.Getenv("SOP_SCAN_PROFILE"); path != "" {
-		out, _ := os.Create(path)
-		pprof.StartCPUProfile(out)
-		defer pprof.StopCPUProfile()
-	}
+	defer scanProfile(b)()
 	b.ResetTimer()
 	n := 0
 	for b.Loop() {
@@ -132,11 +128,7 @@ func benchScanInserted(b *testing.B, reopen bool) {
 	runtime.GC()
 	rd, _ := f.NewReader()
 	defer rd.Release()
-	if path := os.Getenv("SOP_SCAN_PROFILE"); path != "" {
-		out, _ := os.Create(path)
-		pprof.StartCPUProfile(out)
-		defer pprof.StopCPUProfile()
-	}
+	defer scanProfile(b)()
 	b.ResetTimer()
 	n := 0
 	for b.Loop() {
@@ -156,3 +148,20 @@ var benchPageSize = func() int {
 	}
 	return 4096
 }()
+
+// scanProfile starts a CPU profile into SOP_SCAN_PROFILE, if set, and
+// returns the function that stops it.
+func scanProfile(b *testing.B) func() {
+	path := os.Getenv("SOP_SCAN_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); out.Close() }
+}

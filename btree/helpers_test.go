@@ -2,36 +2,21 @@ package btree
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
-	"time"
+
+	"github.com/sopd/sop/internal/testseed"
 
 	"github.com/sopd/sop/vfs"
 )
 
-var seedFlag = flag.Uint64("seed", 0, "seed for randomized tests (default: SOP_SEED or the clock)")
-
 // testSeed returns the seed for a randomized test and logs how to replay it.
 func testSeed(t testing.TB) uint64 {
-	seed := *seedFlag
-	if s := os.Getenv("SOP_SEED"); seed == 0 && s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("SOP_SEED=%q: %v", s, err)
-		}
-		seed = v
-	}
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (replay with SOP_SEED=%d or -seed=%d)", seed, seed, seed)
-	return seed
+	t.Helper()
+	return testseed.Seed(t)
 }
 
 // openTest opens a forest on fs and checks it when the test ends.

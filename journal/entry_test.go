@@ -5,38 +5,23 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"reflect"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/sopd/sop/internal/testseed"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-var seedFlag = flag.Uint64("seed", 0, "seed for randomized tests (default: SOP_SEED or the clock)")
-
 // testSeed returns the seed for a randomized test and logs how to replay it.
 func testSeed(t testing.TB) uint64 {
-	seed := *seedFlag
-	if s := os.Getenv("SOP_SEED"); seed == 0 && s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("SOP_SEED=%q: %v", s, err)
-		}
-		seed = v
-	}
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (replay with SOP_SEED=%d or -seed=%d)", seed, seed, seed)
-	return seed
+	t.Helper()
+	return testseed.Seed(t)
 }
 
 // goldenEntry is the example in docs/FORMAT.md.
