@@ -1,6 +1,19 @@
 // Package journal is sop's execution log: the committed transactions of each
 // domain, in commit order, in one NATS JetStream stream per domain.
 //
+// # The Journal interface
+//
+// Journal (journal.go) is one domain's log: Append a group of messages
+// fenced on the expected last seq, Read and Follow from a seq, Bounds, and
+// Purge below a seq. Each error case has its sentinel and, where the caller
+// needs data, a typed error: *FencedError (the actual last seq),
+// *DuplicateError (a message id already appended), *CompactedError (the
+// first retained seq), *PartialError (a split append stored only some
+// parts), ErrTooLarge and ErrUnavailable. Memory implements it for tests;
+// the JetStream implementation follows (docs/JETSTREAM.md records the
+// server behaviour it relies on). Package journaltest is the conformance
+// suite both run.
+//
 // # Entry format
 //
 // A committed transaction is one Entry, the payload of one JetStream message
