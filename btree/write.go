@@ -234,7 +234,7 @@ func (b *Batch) rebalance(t *TreeRoot, path []frame, L int) error {
 		return nil
 	}
 	li := max(path[L-1].idx-1, 0)
-	lid, lp, err := b.writableChild(pp, li)
+	_, lp, err := b.writableChild(pp, li)
 	if err != nil {
 		return err
 	}
@@ -249,7 +249,6 @@ func (b *Batch) rebalance(t *TreeRoot, path []frame, L int) error {
 	if !critical(lp) && !critical(rp) {
 		return nil
 	}
-	_ = lid
 	return b.redistribute(t, path, L, pp, li+1, lp, rp, rid, cells)
 }
 
