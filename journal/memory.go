@@ -58,9 +58,6 @@ func (m *Memory) Append(ctx context.Context, expectLast Seq, msgs []Msg) (Seq, e
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if last := m.last(); last != expectLast {
-		return 0, &FencedError{Expected: expectLast, Last: last}
-	}
 	now := m.opts.Now()
 	seen := map[string]bool{}
 	for _, msg := range msgs {
@@ -74,6 +71,11 @@ func (m *Memory) Append(ctx context.Context, expectLast Seq, msgs []Msg) (Seq, e
 			return 0, &DuplicateError{ID: msg.ID}
 		}
 		seen[msg.ID] = true
+	}
+	// Ids are checked before the fence, as JetStream does: a retried group
+	// that was committed reports itself as a duplicate, with its seq.
+	if last := m.last(); last != expectLast {
+		return 0, &FencedError{Expected: expectLast, Last: last}
 	}
 	first := expectLast + 1
 	for i, msg := range msgs {

@@ -143,6 +143,11 @@ func testDedupe(t *testing.T, j journal.Journal, _ Config) {
 			t.Fatalf("append with a seen id: %v", err)
 		}
 	}
+	// A committed group retried with a stale fence reports the duplicate,
+	// not the fence: the id is the more useful answer to a retry.
+	if _, err := j.Append(ctx(t), 0, a); !errors.Is(err, journal.ErrDuplicate) {
+		t.Fatalf("retry of a committed group with a stale fence: %v", err)
+	}
 	// The same id twice in one group.
 	twice := []journal.Msg{{ID: "t", Data: []byte("1")}, {ID: "t", Data: []byte("2")}}
 	if _, err := j.Append(ctx(t), 2, twice); !errors.Is(err, journal.ErrDuplicate) {

@@ -1,0 +1,233 @@
+package journal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
+)
+
+// JetStream error codes (err_code) the journal maps to its errors.
+const (
+	jsWrongLastSeq      = 10071 // "wrong last sequence: N"
+	jsMsgTooLarge       = 10054 // the stream's max_msg_size
+	jsWrongLastSeqBatch = 10164 // expected last seq on a later message, or a clustered CAS conflict
+	jsBatchDuplicate    = 10201 // "atomic publish batch contains duplicate message id"
+)
+
+// headerReserve bounds the encoded size of the headers Append adds to a
+// message other than its Nats-Msg-Id: "NATS/1.0\r\n", Nats-Batch-Id (a
+// 22-character nuid), Nats-Batch-Sequence, Nats-Batch-Commit,
+// Nats-Expected-Last-Sequence (20 digits) and the final "\r\n", with room
+// to spare.
+const headerReserve = 256
+
+// Append implements Journal. Each part of up to BatchSize messages is one
+// atomic batch: its intermediate messages are published without a reply
+// and only the commit is a request, so a failure surfaces at the commit.
+//
+// JetStream checks ids before the fence, so a retried group that was
+// committed gets a *DuplicateError even though the fence has moved (the
+// Memory journal does the same; the conformance suite pins it). JetStream
+// does not say which id
+// it had seen: Append reads the stream back, after expectLast and then up
+// to dupScanBack messages before it, for the first stored message with one
+// of the group's ids, and reports its ID and Seq. When the read back fails
+// or finds nothing, ID is "" and Seq 0.
+func (s *Stream) Append(ctx context.Context, expectLast Seq, msgs []Msg) (Seq, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if err := s.checkGroup(msgs); err != nil {
+		return 0, err
+	}
+	if len(msgs) == 0 {
+		_, last, err := s.Bounds(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if last != expectLast {
+			return 0, &FencedError{Expected: expectLast, Last: last}
+		}
+		return expectLast + 1, nil
+	}
+	for stored := 0; stored < len(msgs); {
+		part := msgs[stored:min(stored+s.opts.BatchSize, len(msgs))]
+		if err := s.appendBatch(ctx, expectLast+Seq(stored), part); err != nil {
+			if stored == 0 {
+				return 0, err
+			}
+			return 0, &PartialError{First: expectLast + 1, Stored: stored, Err: err}
+		}
+		stored += len(part)
+	}
+	return expectLast + 1, nil
+}
+
+// checkGroup rejects, before anything is sent, a group the server would
+// reject in part: a message over the connection's max payload, or an id
+// twice.
+func (s *Stream) checkGroup(msgs []Msg) error {
+	limit := s.nc.MaxPayload()
+	seen := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		size := int64(len(m.Data) + len(m.ID) + len(hdrMsgID) + headerReserve)
+		if size > limit {
+			return fmt.Errorf("%w: %d bytes and headers, the server's max payload is %d", ErrTooLarge, len(m.Data), limit)
+		}
+		if m.ID == "" {
+			continue
+		}
+		if seen[m.ID] {
+			return &DuplicateError{ID: m.ID}
+		}
+		seen[m.ID] = true
+	}
+	return nil
+}
+
+// appendBatch stores part as one atomic batch at expect+1...
+func (s *Stream) appendBatch(ctx context.Context, expect Seq, part []Msg) error {
+	id := nuid.Next()
+	for i, msg := range part {
+		m := nats.NewMsg(s.subject)
+		m.Data = msg.Data
+		m.Header.Set(hdrBatchID, id)
+		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+		if msg.ID != "" {
+			m.Header.Set(hdrMsgID, msg.ID)
+		}
+		if i == 0 {
+			m.Header.Set(hdrExpectedLast, strconv.FormatUint(uint64(expect), 10))
+		}
+		if i < len(part)-1 {
+			if err := s.nc.PublishMsg(m); err != nil {
+				return publishError(err)
+			}
+			continue
+		}
+		m.Header.Set(hdrBatchCommit, "1")
+		rctx, cancel := s.timeout(ctx)
+		reply, err := s.nc.RequestMsgWithContext(rctx, m)
+		cancel()
+		if err != nil {
+			return publishError(err)
+		}
+		return s.checkAck(ctx, expect, part, id, reply.Data)
+	}
+	return nil
+}
+
+func publishError(err error) error {
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return fmt.Errorf("journal append: %w: %w", ErrTooLarge, err)
+	}
+	return fmt.Errorf("journal append: %w", classify(err))
+}
+
+// batchAck is the reply to a batch commit; nats.go's jetstream.PubAck has
+// no batch fields.
+type batchAck struct {
+	Stream string    `json:"stream"`
+	Seq    uint64    `json:"seq"`
+	Batch  string    `json:"batch"`
+	Count  int       `json:"count"`
+	Error  *apiError `json:"error"`
+}
+
+type apiError struct {
+	Code        int    `json:"code"`
+	ErrCode     int    `json:"err_code"`
+	Description string `json:"description"`
+}
+
+func (s *Stream) checkAck(ctx context.Context, expect Seq, part []Msg, id string, data []byte) error {
+	var ack batchAck
+	if err := json.Unmarshal(data, &ack); err != nil {
+		return fmt.Errorf("journal append: %w: unreadable commit reply %q: %v", ErrUnavailable, data, err)
+	}
+	if ack.Error != nil {
+		return s.ackError(ctx, expect, part, ack.Error)
+	}
+	want := uint64(expect) + uint64(len(part))
+	if ack.Seq != want || ack.Count != len(part) || ack.Batch != id {
+		return fmt.Errorf("journal append: %w: commit reply %q, want seq %d, count %d, batch %s", ErrUnavailable, data, want, len(part), id)
+	}
+	return nil
+}
+
+var wrongLastSeq = regexp.MustCompile(`wrong last sequence: (\d+)`)
+
+func (s *Stream) ackError(ctx context.Context, expect Seq, part []Msg, e *apiError) error {
+	switch e.ErrCode {
+	case jsWrongLastSeq, jsWrongLastSeqBatch:
+		if m := wrongLastSeq.FindStringSubmatch(e.Description); m != nil {
+			if last, err := strconv.ParseUint(m[1], 10, 64); err == nil {
+				return &FencedError{Expected: expect, Last: Seq(last)}
+			}
+		}
+		_, last, err := s.Bounds(ctx)
+		if err != nil {
+			return fmt.Errorf("journal append: %w (%s), and then: %w", ErrFenced, e.Description, err)
+		}
+		return &FencedError{Expected: expect, Last: last}
+	case jsBatchDuplicate:
+		return s.findDuplicate(ctx, expect, part)
+	case jsMsgTooLarge:
+		return fmt.Errorf("journal append: %w: %s", ErrTooLarge, e.Description)
+	}
+	return fmt.Errorf("journal append: server error %d (%d): %s", e.ErrCode, e.Code, e.Description)
+}
+
+// dupScanBack bounds how far below the fence findDuplicate looks.
+const dupScanBack = 10 * MaxBatch
+
+// findDuplicate looks for the stored message with one of part's ids: first
+// after expect (a retry of a group that was committed although its append
+// failed, the usual case), then in the dupScanBack messages up to expect.
+func (s *Stream) findDuplicate(ctx context.Context, expect Seq, part []Msg) error {
+	ids := make(map[string]bool, len(part))
+	for _, m := range part {
+		ids[m.ID] = true
+	}
+	if de := s.scanIDs(ctx, expect+1, 0, ids); de != nil {
+		return de
+	}
+	from := Seq(1)
+	if expect > dupScanBack {
+		from = expect - dupScanBack + 1
+	}
+	if de := s.scanIDs(ctx, from, expect, ids); de != nil {
+		return de
+	}
+	return &DuplicateError{}
+}
+
+// scanIDs returns a *DuplicateError for the first record in [from, to]
+// (to 0: the end) with one of ids, or nil.
+func (s *Stream) scanIDs(ctx context.Context, from, to Seq, ids map[string]bool) *DuplicateError {
+	for to == 0 || from <= to {
+		recs, more, err := s.directGet(ctx, directReq{Seq: uint64(from), Batch: MaxBatch})
+		if err != nil {
+			return nil
+		}
+		for _, r := range recs {
+			if to != 0 && r.Seq > to {
+				return nil
+			}
+			if ids[r.ID] {
+				return &DuplicateError{ID: r.ID, Seq: r.Seq}
+			}
+		}
+		if !more || len(recs) == 0 {
+			return nil
+		}
+		from = recs[len(recs)-1].Seq + 1
+	}
+	return nil
+}
