@@ -48,6 +48,7 @@ lint verify:
 		echo "gofmt -l: these files need gofmt -w:"; echo "$$unformatted"; exit 1; \
 	fi
 	$(GO) mod tidy -diff
+	@if test -f bench/go.mod; then set -x; cd bench && $(GO) mod tidy -diff; fi
 	@if test -z "$(PKGS)"; then echo "no Go packages yet: skipping go vet and staticcheck"; exit 0; fi; \
 	set -x; \
 	$(GO) vet ./...; \
