@@ -9,10 +9,10 @@
 // needs data, a typed error: *FencedError (the actual last seq),
 // *DuplicateError (a message id already appended), *CompactedError (the
 // first retained seq), *PartialError (a split append stored only some
-// parts), ErrTooLarge and ErrUnavailable. Memory implements it for tests;
-// the JetStream implementation follows (docs/JETSTREAM.md records the
-// server behaviour it relies on). Package journaltest is the conformance
-// suite both run.
+// parts), ErrTooLarge and ErrUnavailable. Memory implements it for tests
+// and Stream on JetStream (docs/JETSTREAM.md records the server behaviour
+// it relies on); StartServer runs the embedded nats-server of standalone
+// mode. Package journaltest is the conformance suite both pass.
 //
 // # Entry format
 //
