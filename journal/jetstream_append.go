@@ -58,7 +58,7 @@ func (s *Stream) Append(ctx context.Context, expectLast Seq, msgs []Msg) (Seq, e
 	}
 	for stored := 0; stored < len(msgs); {
 		part := msgs[stored:min(stored+s.opts.BatchSize, len(msgs))]
-		if err := s.appendBatch(ctx, expectLast+Seq(stored), part); err != nil {
+		if err := s.appendPart(ctx, expectLast+Seq(stored), part); err != nil {
 			if stored == 0 {
 				return 0, err
 			}
@@ -89,6 +89,63 @@ func (s *Stream) checkGroup(msgs []Msg) error {
 		seen[m.ID] = true
 	}
 	return nil
+}
+
+// appendPart stores part at expect+1...: a single message with a plain
+// publish, more as one atomic batch. A single message is atomic by itself,
+// the same header fences it and Nats-Msg-Id dedupes it, and a plain publish
+// avoids the batch's fixed cost: on this VM about 0.07 ms (0.7 ms with sync
+// always) against 3 to 10 ms for a one-message batch (BenchmarkSinglePublish,
+// BenchmarkStreamAppend).
+func (s *Stream) appendPart(ctx context.Context, expect Seq, part []Msg) error {
+	if len(part) == 1 {
+		return s.appendOne(ctx, expect, part[0])
+	}
+	return s.appendBatch(ctx, expect, part)
+}
+
+// appendOne publishes one message fenced on expect.
+func (s *Stream) appendOne(ctx context.Context, expect Seq, msg Msg) error {
+	m := nats.NewMsg(s.subject)
+	m.Data = msg.Data
+	if msg.ID != "" {
+		m.Header.Set(hdrMsgID, msg.ID)
+	}
+	m.Header.Set(hdrExpectedLast, strconv.FormatUint(uint64(expect), 10))
+	rctx, cancel := s.timeout(ctx)
+	reply, err := s.nc.RequestMsgWithContext(rctx, m)
+	cancel()
+	if err != nil {
+		return publishError(err)
+	}
+	var ack pubAck
+	if err := json.Unmarshal(reply.Data, &ack); err != nil {
+		return fmt.Errorf("journal append: %w: unreadable publish reply %q: %v", ErrUnavailable, reply.Data, err)
+	}
+	switch {
+	case ack.Error != nil:
+		err := s.ackError(ctx, expect, []Msg{msg}, ack.Error)
+		if errors.Is(err, ErrFenced) && msg.ID != "" {
+			// A plain publish checks the fence before the id, a batch the
+			// id first; report a retried message as a duplicate either way.
+			if de := s.scanIDs(ctx, expect+1, expect+dupScanBack, map[string]bool{msg.ID: true}); de != nil {
+				return de
+			}
+		}
+		return err
+	case ack.Duplicate:
+		return &DuplicateError{ID: msg.ID, Seq: Seq(ack.Seq)}
+	case ack.Seq != uint64(expect)+1:
+		return fmt.Errorf("journal append: %w: publish reply %q, want seq %d", ErrUnavailable, reply.Data, expect+1)
+	}
+	return nil
+}
+
+// pubAck is the reply to a plain publish.
+type pubAck struct {
+	Seq       uint64    `json:"seq"`
+	Duplicate bool      `json:"duplicate"`
+	Error     *apiError `json:"error"`
 }
 
 // appendBatch stores part as one atomic batch at expect+1...

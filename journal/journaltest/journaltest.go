@@ -148,12 +148,26 @@ func testDedupe(t *testing.T, j journal.Journal, _ Config) {
 	if _, err := j.Append(ctx(t), 0, a); !errors.Is(err, journal.ErrDuplicate) {
 		t.Fatalf("retry of a committed group with a stale fence: %v", err)
 	}
+	// One-message groups: a retry reports the duplicate with its seq even
+	// behind a stale fence; a new id behind a stale fence is fenced.
+	one := []journal.Msg{{ID: "single", Data: []byte("s")}}
+	mustAppend(t, j, 2, one)
+	for _, expect := range []journal.Seq{3, 1} {
+		_, err := j.Append(ctx(t), expect, one)
+		var de *journal.DuplicateError
+		if !errors.As(err, &de) || de.ID != "single" || de.Seq != 3 && de.Seq != 0 {
+			t.Fatalf("retry of a one-message group expecting %d: %v", expect, err)
+		}
+	}
+	if _, err := j.Append(ctx(t), 1, []journal.Msg{{ID: "fresh", Data: []byte("f")}}); !errors.Is(err, journal.ErrFenced) {
+		t.Fatalf("a one-message group behind a stale fence: %v", err)
+	}
 	// The same id twice in one group.
 	twice := []journal.Msg{{ID: "t", Data: []byte("1")}, {ID: "t", Data: []byte("2")}}
-	if _, err := j.Append(ctx(t), 2, twice); !errors.Is(err, journal.ErrDuplicate) {
+	if _, err := j.Append(ctx(t), 3, twice); !errors.Is(err, journal.ErrDuplicate) {
 		t.Fatalf("an id twice in one group: %v", err)
 	}
-	if _, l := bounds(t, j); l != 2 {
+	if _, l := bounds(t, j); l != 3 {
 		t.Fatalf("rejected appends changed the journal: last %d", l)
 	}
 }
