@@ -185,8 +185,10 @@ func (b *Batch) Commit() error {
 	}
 	f.alloc.deferFree(b.v, readersOnly, durable)
 	f.cur.Store(&version{seq: b.v, trees: b.trees})
-	if len(f.dirty) > f.spill && f.spillErr == nil {
-		f.spillErr = f.writeDirty()
+	// Commit has published; a failed spill leaves the pages dirty, and the
+	// next Flush writes them again and reports the error if it persists.
+	if len(f.dirty) > f.spill && !f.spillFailed {
+		f.spillFailed = f.writeDirty() != nil
 	}
 	return nil
 }

@@ -152,3 +152,43 @@ func TestCheckpointPageSizeMismatch(t *testing.T) {
 		t.Fatalf("page size 5000: %v", err)
 	}
 }
+
+// TestCheckpointValidate covers every way Open rejects a checkpoint that
+// cannot describe the page file.
+func TestCheckpointValidate(t *testing.T) {
+	good := Checkpoint{Version: 3, PageSize: 4096, HighWater: 10, Trees: []TreeRoot{{1, 2, 5}, {4, 3, 0}}, Free: []PageID{5, 6}}
+	if err := good.validate(4096); err != nil {
+		t.Fatalf("a good checkpoint: %v", err)
+	}
+	for name, mutate := range map[string]func(*Checkpoint){
+		"page size":         func(c *Checkpoint) { c.PageSize = 8192 },
+		"high water":        func(c *Checkpoint) { c.HighWater = 0 },
+		"trees unsorted":    func(c *Checkpoint) { c.Trees = []TreeRoot{{4, 3, 0}, {1, 2, 5}} },
+		"tree twice":        func(c *Checkpoint) { c.Trees = []TreeRoot{{1, 2, 5}, {1, 3, 0}} },
+		"root is page 0":    func(c *Checkpoint) { c.Trees[0].Root = 0 },
+		"root beyond":       func(c *Checkpoint) { c.Trees[0].Root = 10 },
+		"free page 0":       func(c *Checkpoint) { c.Free = []PageID{0, 5} },
+		"free beyond":       func(c *Checkpoint) { c.Free = []PageID{5, 10} },
+		"free unsorted":     func(c *Checkpoint) { c.Free = []PageID{6, 5} },
+		"free listed twice": func(c *Checkpoint) { c.Free = []PageID{5, 5} },
+	} {
+		cp := good
+		cp.Trees = append([]TreeRoot(nil), good.Trees...)
+		mutate(&cp)
+		if err := cp.validate(4096); !errors.Is(err, ErrBadCheckpoint) {
+			t.Errorf("%s: validate returned %v, want ErrBadCheckpoint", name, err)
+		}
+	}
+}
+
+// TestTruncatedPageFile opens a file shorter than its header.
+func TestTruncatedPageFile(t *testing.T) {
+	mem := newMemFS(t)
+	f, _ := mem.Create("/db/pages")
+	f.Write([]byte("SOP"))
+	f.Close()
+	_, err := Open("/db/pages", Checkpoint{}, Options{FS: mem})
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "shorter than its header") {
+		t.Fatalf("open of a 3-byte file: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package btree
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"syscall"
 	"testing"
@@ -140,4 +141,45 @@ func TestSaveFailureKeepsOldPages(t *testing.T) {
 			t.Fatalf("key %d after crash: %q %v %v, want \"one\"", i, v, ok, err)
 		}
 	}
+}
+
+// TestSpillFailure makes the spill inside Commit fail: the batch is still
+// published, no further spill is tried, and the next Flush writes the
+// pages (reporting the error while it persists).
+func TestSpillFailure(t *testing.T) {
+	mem := newMemFS(t)
+	toggle := vfs.NewToggle(vfs.OpWrite)
+	opts := Options{PageSize: 4096, SpillSize: 4 * 4096, RelayoutIdle: -1}
+	f := openTest(t, vfs.WithInjector(mem, toggle), Checkpoint{}, opts)
+	m := model{1: {}}
+	b, _ := f.Begin()
+	b.CreateTree(1)
+	for i := 0; i < 2000; i++ {
+		k := []byte(fmt.Sprintf("key%05d", i))
+		b.Put(1, k, k)
+		m[1][string(k)] = k
+	}
+	toggle.Enable(syscall.EIO)
+	if err := b.Commit(); err != nil {
+		t.Fatalf("commit with a failing spill: %v", err)
+	}
+	if !f.spillFailed || toggle.Hits() == 0 {
+		t.Fatalf("the spill was not attempted (hits %d)", toggle.Hits())
+	}
+	rd, _ := f.NewReader()
+	verifyAll(t, rd, m)
+	rd.Release()
+	if _, err := f.Flush(func(Checkpoint) error { return nil }); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("flush while writes fail: %v", err)
+	}
+	toggle.Disable()
+	var saved Checkpoint
+	if _, err := f.Flush(func(cp Checkpoint) error { saved = cp; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	f = openTest(t, mem.Crash(), saved, opts)
+	rd, _ = f.NewReader()
+	verifyAll(t, rd, m)
+	rd.Release()
 }

@@ -17,7 +17,7 @@ func (f *Forest) Flush(save func(Checkpoint) error) (Checkpoint, error) {
 	if f.closed.Load() {
 		return Checkpoint{}, ErrClosed
 	}
-	f.spillErr = nil
+	f.spillFailed = false
 	if err := f.writeDirty(); err != nil {
 		return Checkpoint{}, err
 	}

@@ -72,15 +72,15 @@ type Forest struct {
 	cache *cache
 	spill int
 
-	wmu      sync.Mutex // held by the open batch, Flush, Check and Close
-	alloc    *allocator // guarded by wmu
-	durable  uint64     // version of the last saved checkpoint; guarded by wmu
-	dirty    []PageID   // published pages not yet written; guarded by wmu
-	spillErr error      // a failed spill, reported by the next Flush; guarded by wmu
-	unsynced bool       // pages were written since the last sync; guarded by wmu
-	scratch  []byte     // page-sized staging buffer; guarded by wmu
-	cur      atomic.Pointer[version]
-	closed   atomic.Bool
+	wmu         sync.Mutex // held by the open batch, Flush, Check and Close
+	alloc       *allocator // guarded by wmu
+	durable     uint64     // version of the last saved checkpoint; guarded by wmu
+	dirty       []PageID   // published pages not yet written; guarded by wmu
+	spillFailed bool       // a commit's spill failed: no more spills until the next Flush, which writes (and reports); guarded by wmu
+	unsynced    bool       // pages were written since the last sync; guarded by wmu
+	scratch     []byte     // page-sized staging buffer; guarded by wmu
+	cur         atomic.Pointer[version]
+	closed      atomic.Bool
 
 	rewritten    atomic.Int64 // pages batches wrote since the last relayout
 	lastCommit   atomic.Int64 // Unix nanoseconds of the last commit

@@ -23,19 +23,7 @@ func BenchmarkStreamAppend(b *testing.B) {
 func benchAppend(b *testing.B, sync journal.SyncMode) {
 	for _, group := range []int{1, 16, 64} {
 		b.Run(fmt.Sprint("group=", group), func(b *testing.B) {
-			s, err := journal.StartServer(journal.ServerOptions{Dir: b.TempDir(), Sync: sync})
-			if err != nil {
-				b.Fatal(err)
-			}
-			nc, err := s.Connect()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() { nc.Close(); s.Shutdown() }()
-			j, err := journal.OpenStream(context.Background(), nc, "bench", journal.StreamOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
+			_, j := benchStream(b, sync)
 			data := make([]byte, 300)
 			msgs := make([]journal.Msg, group)
 			last, n := journal.Seq(0), 0
@@ -59,18 +47,7 @@ func benchAppend(b *testing.B, sync journal.SyncMode) {
 func BenchmarkSinglePublish(b *testing.B) {
 	for _, sync := range []journal.SyncMode{journal.SyncAlways, journal.SyncInterval} {
 		b.Run(fmt.Sprint("sync=", sync), func(b *testing.B) {
-			s, err := journal.StartServer(journal.ServerOptions{Dir: b.TempDir(), Sync: sync})
-			if err != nil {
-				b.Fatal(err)
-			}
-			nc, err := s.Connect()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() { nc.Close(); s.Shutdown() }()
-			if _, err := journal.OpenStream(context.Background(), nc, "bench", journal.StreamOptions{}); err != nil {
-				b.Fatal(err)
-			}
+			nc, _ := benchStream(b, sync)
 			js, _ := jetstream.New(nc)
 			data := make([]byte, 300)
 			n := 0
@@ -87,4 +64,23 @@ func BenchmarkSinglePublish(b *testing.B) {
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "msgs/s")
 		})
 	}
+}
+
+// benchStream starts an embedded server with the given sync mode and opens
+// the stream "bench" on it; both stop when the benchmark ends.
+func benchStream(b *testing.B, sync journal.SyncMode) (*nats.Conn, *journal.Stream) {
+	s, err := journal.StartServer(journal.ServerOptions{Dir: b.TempDir(), Sync: sync})
+	if err != nil {
+		b.Fatal(err)
+	}
+	nc, err := s.Connect()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { nc.Close(); s.Shutdown() })
+	j, err := journal.OpenStream(context.Background(), nc, "bench", journal.StreamOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return nc, j
 }
