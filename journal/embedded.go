@@ -41,9 +41,15 @@ type ServerOptions struct {
 	// Name is the server name; default "sop".
 	Name string
 	// MaxPayload is the largest message (headers and data) the server
-	// accepts; default 1 MiB, nats-server's default.
+	// accepts, and so bounds one transaction's entry; default
+	// DefaultMaxPayload.
 	MaxPayload int32
 }
+
+// DefaultMaxPayload is the embedded server's message size limit: 8 MiB,
+// the largest nats-server takes without warning that big payloads are
+// discouraged (its own default is 1 MiB).
+const DefaultMaxPayload = 8 << 20
 
 // readyTimeout bounds how long StartServer waits for the server.
 const readyTimeout = 10 * time.Second
@@ -81,6 +87,9 @@ func serverOptions(opts ServerOptions) (*server.Options, error) {
 	}
 	if opts.Name == "" {
 		opts.Name = "sop"
+	}
+	if opts.MaxPayload == 0 {
+		opts.MaxPayload = DefaultMaxPayload
 	}
 	o := &server.Options{
 		ServerName: opts.Name,

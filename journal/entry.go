@@ -325,3 +325,16 @@ func checkName(what, s string, max int) error {
 	}
 	return nil
 }
+
+// CheckStoreName returns an error naming what is wrong when name cannot be
+// a store name: empty, longer than MaxStoreName bytes, not UTF-8, or with a
+// control character.
+func CheckStoreName(name string) error { return checkStore(name) }
+
+// CheckTxID returns an error naming what is wrong when id cannot be a
+// transaction id: empty, longer than MaxTxIDSize, or not visible ASCII.
+func CheckTxID(id string) error { return checkTxID(id) }
+
+// CheckIndex returns an error naming what is wrong with an index
+// specification (see Validate).
+func CheckIndex(index []IndexField) error { return checkIndex(index) }

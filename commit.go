@@ -1,0 +1,342 @@
+package sop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sopd/sop/btree"
+	"github.com/sopd/sop/journal"
+	"github.com/sopd/sop/projector"
+)
+
+// appendTimeout bounds one group's journal append.
+const appendTimeout = 10 * time.Second
+
+// commitReq asks the domain's leader loop to commit one transaction.
+type commitReq struct {
+	ctx         context.Context
+	txID        string
+	readVersion uint64
+	reads       *readSet       // interactive transactions: checked for conflicts
+	ops         []journal.Op   // the writes (Txn: the success branch)
+	compare     []journal.Cond // Txn: the conditions that choose the branch
+	failure     []journal.Op   // Txn: the writes when a condition fails
+	ensure      bool           // ops is one create-store, and an equal existing store is success
+	done        chan commitResult
+	staged      commitResult // set when the leader accepted it into a group; seq still unset
+}
+
+// commitResult is the leader's answer.
+type commitResult struct {
+	seq       uint64 // the entry's seq; 0 when nothing was appended
+	succeeded bool   // Txn: the conditions held; create-store: the store is new
+	err       error
+}
+
+func (r *commitReq) finish(res commitResult) { r.done <- res }
+
+// submit hands req to the leader loop and waits for its answer.
+func (d *domain) submit(ctx context.Context, req *commitReq) commitResult {
+	if err := d.failure(); err != nil {
+		return commitResult{err: err}
+	}
+	req.ctx = ctx
+	req.done = make(chan commitResult, 1)
+	select {
+	case d.reqs <- req:
+	case <-ctx.Done():
+		return commitResult{err: ctx.Err()}
+	case <-d.stop:
+		return commitResult{err: ErrClosed}
+	}
+	select {
+	case res := <-req.done:
+		return res
+	case <-ctx.Done():
+		return commitResult{err: fmt.Errorf("%w: gave up waiting for the commit, whose outcome is unknown: %w", ErrUnavailable, ctx.Err())}
+	case <-d.loopDone:
+		select {
+		case res := <-req.done:
+			return res
+		default:
+			return commitResult{err: ErrClosed}
+		}
+	}
+}
+
+// run is the leader loop: it takes every queued request (up to MaxGroup),
+// commits them as one group, and repeats. While a group is appended the
+// next one queues, so groups grow with load and no timer waits for company.
+func (d *domain) run() {
+	defer close(d.loopDone)
+	group := make([]*commitReq, 0, d.db.opts.MaxGroup)
+	for {
+		select {
+		case <-d.stop:
+			d.drain()
+			return
+		case r := <-d.reqs:
+			group = append(group[:0], r)
+		}
+	fill:
+		for len(group) < cap(group) {
+			select {
+			case r := <-d.reqs:
+				group = append(group, r)
+			default:
+				break fill
+			}
+		}
+		d.commitGroup(group, true)
+		clear(group)
+	}
+}
+
+// drain fails every queued request with ErrClosed.
+func (d *domain) drain() {
+	for {
+		select {
+		case r := <-d.reqs:
+			r.finish(commitResult{err: ErrClosed})
+		default:
+			return
+		}
+	}
+}
+
+func failAll(reqs []*commitReq, err error) {
+	for _, r := range reqs {
+		r.finish(commitResult{err: err})
+	}
+}
+
+// commitGroup validates each request against the state so far (applying
+// it speculatively to an open batch), appends the accepted ones to the
+// journal as one fenced group, then publishes the batch and answers. When
+// the append fails the batch is dropped, the domain catches up from the
+// journal, and (once, if retry) requests the journal was fenced on run
+// again.
+func (d *domain) commitGroup(group []*commitReq, retry bool) {
+	if err := d.failure(); err != nil {
+		failAll(group, err)
+		return
+	}
+	if d.resync {
+		if err := d.catchUp(nil); err != nil {
+			failAll(group, err)
+			return
+		}
+	}
+	b, err := d.forest.Begin()
+	if err != nil {
+		failAll(group, d.fail(err))
+		return
+	}
+	cat := d.proj.Catalog()
+	accepted, msgs, err := d.stage(b, group)
+	if err != nil {
+		b.Abort()
+		d.proj.Reset(cat)
+		d.hist.truncate(d.last)
+		failAll(group, err)
+		return
+	}
+	if len(accepted) == 0 {
+		b.Abort()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	first, err := d.journal.Append(ctx, journal.Seq(d.last), msgs)
+	cancel()
+	if err != nil {
+		b.Abort()
+		d.proj.Reset(cat)
+		d.hist.truncate(d.last)
+		d.recover(err, accepted, retry)
+		return
+	}
+	d.last += uint64(len(accepted))
+	d.publish(b, len(accepted))
+	for i, r := range accepted {
+		res := r.staged
+		res.seq = uint64(first) + uint64(i)
+		r.finish(res)
+	}
+}
+
+// stage prepares and speculatively applies each request of group to b,
+// answering the ones that need no entry or are rejected. It returns the
+// accepted requests (each with its staged result) and their messages. An
+// error is one the domain cannot go on from: every request fails with it.
+func (d *domain) stage(b *btree.Batch, group []*commitReq) ([]*commitReq, []journal.Msg, error) {
+	var (
+		accepted []*commitReq
+		msgs     []journal.Msg
+	)
+	next := d.last + 1
+	buf := d.scratch[:0]
+	for _, r := range group {
+		e, res, ok, err := d.prepare(b, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			r.finish(res)
+			continue
+		}
+		start := len(buf)
+		if buf, err = e.AppendBinary(buf); err != nil {
+			r.finish(commitResult{err: fmt.Errorf("sop: invalid transaction: %w", err)})
+			continue
+		}
+		if n := len(buf) - start; n > d.db.maxMsg {
+			buf = buf[:start]
+			r.finish(commitResult{err: fmt.Errorf("%w: the transaction's journal entry is %d bytes, the journal takes at most %d (NATS max_payload): split it", ErrTooLarge, n, d.db.maxMsg)})
+			continue
+		}
+		if err := d.proj.Apply(b, next, &e, nil); err != nil {
+			if !errors.Is(err, projector.ErrRejected) {
+				return nil, nil, d.fail(err)
+			}
+			buf = buf[:start]
+			r.finish(commitResult{err: rejection(err)})
+			continue
+		}
+		d.hist.add(next, &e)
+		accepted = append(accepted, r)
+		msgs = append(msgs, journal.Msg{ID: e.TxID, Data: buf[start:len(buf):len(buf)]})
+		r.staged = res
+		next++
+	}
+	d.scratch = buf
+	return accepted, msgs, nil
+}
+
+// prepare turns a request into the entry to append, on the state b holds.
+// ok is false when the request is answered without an entry (res). err is
+// an error the domain cannot go on from.
+func (d *domain) prepare(b *btree.Batch, r *commitReq) (e journal.Entry, res commitResult, ok bool, err error) {
+	if err := r.ctx.Err(); err != nil {
+		return e, commitResult{err: err}, false, nil
+	}
+	if d.hist.conflicts(r.readVersion, r.reads) {
+		return e, commitResult{err: fmt.Errorf("%w: something it read in domain %s was written after seq %d", ErrConflict, d.name, r.readVersion)}, false, nil
+	}
+	e = journal.Entry{TxID: r.txID, Domain: d.name, ReadVersion: r.readVersion, Node: d.db.node, Time: time.Now().UnixNano(), Ops: r.ops}
+	res.succeeded = true
+	if r.compare != nil {
+		probe := journal.Entry{Conds: r.compare}
+		switch err := d.proj.Check(b, &probe); {
+		case err == nil:
+			e.Conds = r.compare
+		case errors.Is(err, projector.ErrRejected):
+			e.Ops, res.succeeded = r.failure, false
+		default:
+			return e, res, false, d.fail(err)
+		}
+	}
+	if r.ensure {
+		op := r.ops[0]
+		if s, exists := d.proj.Catalog().Store(op.Store); exists {
+			if !slices.Equal(s.Index, op.Index) {
+				return e, commitResult{err: fmt.Errorf("%w: %q has index %v, not %v: drop it first or use another name", ErrStoreExists, op.Store, s.Index, op.Index)}, false, nil
+			}
+			return e, commitResult{}, false, nil
+		}
+	}
+	if len(e.Ops) == 0 {
+		return e, res, false, nil
+	}
+	return e, res, true, nil
+}
+
+// rejection maps a projector rejection to sop's error.
+func rejection(err error) error {
+	switch {
+	case errors.Is(err, projector.ErrStoreNotFound):
+		return fmt.Errorf("%w: %w", ErrStoreNotFound, err)
+	case errors.Is(err, projector.ErrStoreExists):
+		return fmt.Errorf("%w: %w", ErrStoreExists, err)
+	}
+	return fmt.Errorf("%w: %w", ErrConflict, err)
+}
+
+// recover handles a failed append of accepted. A duplicate id stored
+// nothing: its request learns it was committed before and the rest run
+// again. Any other failure may have stored some or all of the group, or
+// another writer's entries: the domain catches up from the journal, answers
+// the requests it finds there, and runs the fenced ones again (once).
+func (d *domain) recover(err error, accepted []*commitReq, retry bool) {
+	var dup *journal.DuplicateError
+	if errors.As(err, &dup) {
+		var rest []*commitReq
+		for _, r := range accepted {
+			if r.txID == dup.ID {
+				r.finish(commitResult{seq: uint64(dup.Seq), err: fmt.Errorf("%w: %q", ErrAlreadyCommitted, dup.ID)})
+			} else {
+				rest = append(rest, r)
+			}
+		}
+		if len(rest) > 0 {
+			d.commitGroup(rest, retry)
+		}
+		return
+	}
+	d.resync = true
+	pending := accepted
+	var found []commitResult
+	var foundReqs []*commitReq
+	cerr := d.catchUp(func(rec journal.Record) {
+		for i, r := range pending {
+			if r.txID == rec.ID {
+				res := r.staged
+				res.seq = uint64(rec.Seq)
+				found = append(found, res)
+				foundReqs = append(foundReqs, r)
+				pending = slices.Delete(pending, i, i+1)
+				return
+			}
+		}
+	})
+	// Answer only now: catchUp has published what it applied.
+	for i, r := range foundReqs {
+		r.finish(found[i])
+	}
+	if cerr != nil {
+		failAll(pending, fmt.Errorf("%w: append failed (%v) and the journal could not be read back: the outcome is unknown", ErrUnavailable, err))
+		return
+	}
+	switch {
+	case len(pending) == 0:
+	case errors.Is(err, journal.ErrFenced) && retry:
+		d.commitGroup(pending, false)
+	case errors.Is(err, journal.ErrFenced):
+		failAll(pending, fmt.Errorf("%w: another writer appended to domain %s's journal", ErrConflict, d.name))
+	case errors.Is(err, journal.ErrTooLarge):
+		failAll(pending, fmt.Errorf("%w: %w", ErrTooLarge, err))
+	default:
+		failAll(pending, fmt.Errorf("%w: %w", ErrUnavailable, err))
+	}
+}
+
+// catchUp applies what the journal holds beyond d.last, recording each
+// entry in the conflict history and showing each record to found.
+func (d *domain) catchUp(found func(journal.Record)) error {
+	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	defer cancel()
+	d.onRecord = func(rec journal.Record, e *journal.Entry) {
+		d.hist.add(uint64(rec.Seq), e)
+		if found != nil {
+			found(rec)
+		}
+	}
+	defer func() { d.onRecord = nil }()
+	if err := d.replay(ctx); err != nil {
+		return err
+	}
+	d.resync = false
+	return nil
+}

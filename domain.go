@@ -1,0 +1,322 @@
+package sop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sopd/sop/btree"
+	"github.com/sopd/sop/checkpoint"
+	"github.com/sopd/sop/journal"
+	"github.com/sopd/sop/projector"
+)
+
+// view is one published state of a domain: the B-tree version holding
+// every entry up to seq, and the catalog at that seq.
+type view struct {
+	seq     uint64
+	version uint64 // the forest version with exactly the entries up to seq
+	cat     *projector.Catalog
+}
+
+// domain is one open domain: its journal, forest and projector, the leader
+// loop that commits to it, and the checkpointer.
+//
+// Lock order: viewMu is taken inside the forest's write lock (a batch is
+// open while the loop publishes), never the other way around.
+type domain struct {
+	db          *DB
+	name        string
+	incarnation string
+	log         *slog.Logger
+	forest      *btree.Forest
+	journal     journal.Journal
+
+	viewMu sync.RWMutex
+	view   view // guarded by viewMu
+
+	// Owned by the leader loop (and by openDomain before it starts).
+	proj     *projector.Projector
+	hist     *history
+	last     uint64 // the journal's last seq as far as the loop knows; == view.seq between groups
+	resync   bool   // an append failed: catch up from the journal before the next group
+	scratch  []byte
+	onRecord func(journal.Record, *journal.Entry) // catchUp's hook into replay
+
+	reqs     chan *commitReq
+	failed   atomic.Pointer[error] // set when the projection cannot go on
+	sinceCP  atomic.Uint64         // entries applied since the last checkpoint
+	kick     chan struct{}         // wakes the checkpointer early
+	stop     chan struct{}
+	loopDone chan struct{}
+	cpDone   chan struct{}
+	cpSeq    uint64 // seq of the last saved checkpoint; owned by the checkpointer
+}
+
+func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error) {
+	rec, ok, err := db.ckpt.Load(name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %q has no record in the checkpoint database", ErrDomainNotFound, name)
+	}
+	d := &domain{
+		db: db, name: name, incarnation: rec.Incarnation,
+		log:  db.opts.Logger.With("domain", name),
+		reqs: make(chan *commitReq, 4*db.opts.MaxGroup),
+		kick: make(chan struct{}, 1), stop: make(chan struct{}),
+		loopDone: make(chan struct{}), cpDone: make(chan struct{}),
+	}
+	if err := d.openForest(rec); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			d.forest.Close()
+		}
+	}()
+	if d.journal, err = db.conn.Open(ctx, name, journal.StreamOptions{Replicas: db.opts.JournalReplicas}); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if err := d.replay(ctx); err != nil {
+		return nil, err
+	}
+	d.hist = newHistory(d.last, db.opts.ConflictHistory)
+	d.cpSeq = rec.Applied
+	go d.run()
+	go d.checkpointer()
+	return d, nil
+}
+
+// openForest opens the page file in the state the checkpoint names, or
+// empty when there is none (a page file left by a crash before the first
+// checkpoint holds nothing that counts).
+func (d *domain) openForest(rec checkpoint.Domain) error {
+	dir := filepath.Join(d.db.dir, "domains", d.name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create domain dir: %w", err)
+	}
+	path := filepath.Join(dir, "pages")
+	var cp btree.Checkpoint
+	cat := projector.NewCatalog()
+	if rec.Forest == nil {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove uncheckpointed page file: %w", err)
+		}
+	} else {
+		if err := cp.UnmarshalBinary(rec.Forest); err != nil {
+			return fmt.Errorf("checkpoint of domain %s: %w", d.name, err)
+		}
+		if err := cat.UnmarshalBinary(rec.Catalog); err != nil {
+			return fmt.Errorf("checkpoint of domain %s: %w", d.name, err)
+		}
+	}
+	f, err := btree.Open(path, cp, btree.Options{PageSize: d.db.opts.PageSize, CacheSize: d.db.opts.CacheSize})
+	if err != nil {
+		return err
+	}
+	d.forest = f
+	d.proj = projector.New(cat, projector.Options{})
+	d.last = rec.Applied
+	d.view = view{seq: rec.Applied, version: f.Version(), cat: cat}
+	return nil
+}
+
+// replayChunk is how many journal records one replay batch applies.
+const replayChunk = 1000
+
+// replay applies every journal record after d.last, up to the journal's
+// last seq at the time of the call. It runs at open and, on the leader
+// loop, after a failed append.
+func (d *domain) replay(ctx context.Context) error {
+	first, last, err := d.journal.Bounds(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	switch {
+	case journal.Seq(d.last) > last:
+		return fmt.Errorf("%w: the checkpoint is at seq %d but the journal ends at %d: the journal was reset or replaced; restore the journal, or move the data dir aside to start over", ErrDomainFailed, d.last, last)
+	case journal.Seq(d.last)+1 < first:
+		return fmt.Errorf("%w: the checkpoint is at seq %d but the journal starts at %d: restore a snapshot", journal.ErrCompacted, d.last, first)
+	}
+	for journal.Seq(d.last) < last {
+		recs, err := d.journal.Read(ctx, journal.Seq(d.last+1), replayChunk)
+		if err != nil {
+			return fmt.Errorf("%w: read journal: %w", ErrUnavailable, err)
+		}
+		if len(recs) == 0 {
+			break
+		}
+		if err := d.applyRecords(recs, d.onRecord); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyRecords applies journal records in one batch and publishes them;
+// onApplied, when set, sees each record's decoded entry.
+func (d *domain) applyRecords(recs []journal.Record, onApplied func(journal.Record, *journal.Entry)) error {
+	b, err := d.forest.Begin()
+	if err != nil {
+		return d.fail(err)
+	}
+	cat := d.proj.Catalog()
+	for _, rec := range recs {
+		if uint64(rec.Seq) != d.last+1 {
+			b.Abort()
+			d.proj.Reset(cat)
+			return fmt.Errorf("%w: journal returned seq %d after %d", ErrUnavailable, rec.Seq, d.last)
+		}
+		var e journal.Entry
+		err := e.UnmarshalBinary(rec.Data)
+		if err == nil && e.Domain != d.name {
+			err = fmt.Errorf("entry of domain %q in the journal of %q", e.Domain, d.name)
+		}
+		if err == nil {
+			err = d.proj.Apply(b, uint64(rec.Seq), &e, nil)
+		}
+		switch {
+		case err == nil:
+			if onApplied != nil {
+				onApplied(rec, &e)
+			}
+		case errors.Is(err, journal.ErrBadEntry) || errors.Is(err, projector.ErrRejected) || e.Domain != d.name:
+			d.log.Warn("journal entry skipped", "seq", rec.Seq, "id", rec.ID, "err", err)
+		default:
+			b.Abort()
+			return d.fail(err)
+		}
+		d.last = uint64(rec.Seq)
+	}
+	d.publish(b, len(recs))
+	return nil
+}
+
+// publish commits b, which applied n entries, and makes its state, at seq
+// d.last, what new readers see.
+func (d *domain) publish(b *btree.Batch, n int) {
+	d.viewMu.Lock()
+	defer d.viewMu.Unlock()
+	version := b.Version()
+	if err := b.Commit(); err != nil {
+		// Commit fails only on a batch already ended: a bug.
+		panic(fmt.Sprintf("sop: commit of an open batch failed: %v", err))
+	}
+	d.view = view{seq: d.last, version: version, cat: d.proj.Catalog()}
+	if n := d.sinceCP.Add(uint64(n)); n >= uint64(d.db.opts.CheckpointEntries) {
+		select {
+		case d.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// fail records an error the domain cannot go on from and returns it.
+func (d *domain) fail(err error) error {
+	err = fmt.Errorf("%w: %s: %w", ErrDomainFailed, d.name, err)
+	if d.failed.CompareAndSwap(nil, &err) {
+		d.log.Error("domain failed", "err", err)
+	}
+	return err
+}
+
+func (d *domain) failure() error {
+	if p := d.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// snapshot pins the current state for a reader. Release the reader.
+func (d *domain) snapshot() (*btree.Reader, view, error) {
+	d.viewMu.RLock()
+	defer d.viewMu.RUnlock()
+	r, err := d.forest.NewReader()
+	if err != nil {
+		return nil, view{}, fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return r, d.view, nil
+}
+
+// Applied is the seq of the last entry this node applied.
+func (d *domain) applied() uint64 {
+	d.viewMu.RLock()
+	defer d.viewMu.RUnlock()
+	return d.view.seq
+}
+
+// checkpointer saves a checkpoint every CheckpointInterval, or sooner when
+// CheckpointEntries were applied, until stop.
+func (d *domain) checkpointer() {
+	defer close(d.cpDone)
+	t := time.NewTicker(d.db.opts.CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+		case <-d.kick:
+		}
+		if err := d.checkpoint(); err != nil {
+			d.log.Error("checkpoint failed; retrying at the next interval", "err", err)
+		}
+	}
+}
+
+// checkpoint flushes the forest and saves the checkpoint of the state it
+// flushed. Flush holds the forest's write lock, so no batch commits while
+// it runs and the published view is the flushed version.
+func (d *domain) checkpoint() error {
+	var saved view
+	_, err := d.forest.Flush(func(cp btree.Checkpoint) error {
+		d.viewMu.RLock()
+		v := d.view
+		d.viewMu.RUnlock()
+		if v.version != cp.Version {
+			return fmt.Errorf("flushed forest version %d is not the published version %d", cp.Version, v.version)
+		}
+		if v.seq == d.cpSeq {
+			saved = v
+			return nil
+		}
+		forest, err := cp.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		cat, err := v.cat.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		saved = v
+		return d.db.ckpt.Save(d.name, checkpoint.Domain{Applied: v.seq, Forest: forest, Catalog: cat, Incarnation: d.incarnation})
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint domain %s: %w", d.name, err)
+	}
+	d.sinceCP.Store(0)
+	d.cpSeq = saved.seq
+	return nil
+}
+
+// close stops the leader loop (failing queued commits with ErrClosed) and
+// the checkpointer, saves a last checkpoint and closes the page file.
+func (d *domain) close() error {
+	close(d.stop)
+	<-d.loopDone
+	<-d.cpDone
+	var errs []error
+	if d.failure() == nil {
+		errs = append(errs, d.checkpoint())
+	}
+	errs = append(errs, d.forest.Close())
+	return errors.Join(errs...)
+}

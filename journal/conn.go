@@ -1,0 +1,76 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Conn is a client connection to NATS from which domain journals are
+// opened. It keeps nats.go inside this package: the engine sees only Conn
+// and Stream.
+type Conn struct {
+	nc *nats.Conn
+}
+
+// DialOptions configure Dial.
+type DialOptions struct {
+	Name    string        // client name shown by the server; default "sop"
+	Timeout time.Duration // connect timeout; default 5 seconds
+}
+
+// Dial connects to the NATS servers at url (comma-separated URLs allowed).
+// The connection reconnects forever; appends made while it is down fail
+// with ErrUnavailable.
+func Dial(url string, opts DialOptions) (*Conn, error) {
+	if opts.Name == "" {
+		opts.Name = "sop"
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	nc, err := nats.Connect(url, nats.Name(opts.Name), nats.Timeout(opts.Timeout), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats at %s: %w", url, err)
+	}
+	return &Conn{nc: nc}, nil
+}
+
+// Dial connects to the embedded server in process (no TCP, even when the
+// server also listens).
+func (s *Server) Dial() (*Conn, error) {
+	nc, err := nats.Connect("", nats.InProcessServer(s.s), nats.Name("sop"), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("connect to embedded nats: %w", err)
+	}
+	return &Conn{nc: nc}, nil
+}
+
+// Open opens (creating it when missing) the journal of domain.
+func (c *Conn) Open(ctx context.Context, domain string, opts StreamOptions) (*Stream, error) {
+	return OpenStream(ctx, c.nc, domain, opts)
+}
+
+// Delete removes the journal of domain and everything in it. Deleting a
+// journal that does not exist is not an error.
+func (c *Conn) Delete(ctx context.Context, domain string) error {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return fmt.Errorf("delete journal of %s: %w", domain, err)
+	}
+	err = js.DeleteStream(ctx, StreamName(domain))
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("delete journal of %s: %w", domain, classify(err))
+	}
+	return nil
+}
+
+// MaxPayload is the largest message the server accepts, headers included.
+func (c *Conn) MaxPayload() int64 { return c.nc.MaxPayload() }
+
+// Close closes the connection.
+func (c *Conn) Close() { c.nc.Close() }

@@ -1,0 +1,121 @@
+package sop
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// JournalSync is the durability the embedded journal server gives an
+// acknowledged commit.
+type JournalSync int
+
+const (
+	// SyncAlways: the server fsyncs before it acknowledges, so an
+	// acknowledged commit survives kill -9 and a power loss or OS crash.
+	// The default.
+	SyncAlways JournalSync = iota
+	// SyncInterval: the server writes to the OS at once and fsyncs every
+	// JournalSyncInterval, so an acknowledged commit survives kill -9 of
+	// sop, but a power loss or OS crash may lose the last interval's
+	// commits.
+	SyncInterval
+)
+
+// ParseJournalSync parses "always" or "interval".
+func ParseJournalSync(s string) (JournalSync, error) {
+	switch s {
+	case "always":
+		return SyncAlways, nil
+	case "interval":
+		return SyncInterval, nil
+	}
+	return 0, fmt.Errorf("%w: journal sync %q: use always or interval", ErrBadOptions, s)
+}
+
+func (s JournalSync) String() string {
+	if s == SyncInterval {
+		return "interval"
+	}
+	return "always"
+}
+
+// Options configure a DB. Only Dir is required.
+type Options struct {
+	// Dir holds the page files, the Pebble checkpoints and the embedded
+	// journal.
+	Dir string
+	// NATSURL is an existing NATS JetStream cluster; empty starts an
+	// embedded server storing the journal under Dir.
+	NATSURL string
+	// NATSListen is the embedded server's client address (for example
+	// "127.0.0.1:4250"), so standard NATS tools can read the journal;
+	// empty: in process only.
+	NATSListen string
+	// JournalSync is the embedded server's sync mode (SyncAlways by
+	// default); JournalSyncInterval its fsync period under SyncInterval
+	// (default 1 second).
+	JournalSync         JournalSync
+	JournalSyncInterval time.Duration
+	// JournalReplicas is the replica count of domain streams created on an
+	// external cluster (default 1; use 3 in production clusters).
+	JournalReplicas int
+	// NodeID names this node; empty: generated once and kept in Dir.
+	NodeID string
+	// PageSize and CacheSize configure each domain's B-tree page file (see
+	// btree.Options); zero takes the defaults (8 KiB pages, 64 MiB cache).
+	PageSize  int
+	CacheSize int64
+	// CheckpointEntries and CheckpointInterval: a domain's projection is
+	// checkpointed after this many applied entries or this much time,
+	// whichever comes first (defaults 10000 and 5 seconds). A restart
+	// replays the journal after the last checkpoint.
+	CheckpointEntries  int
+	CheckpointInterval time.Duration
+	// MaxRetries bounds how often Update retries a conflicting transaction
+	// (default 10; negative: never). Backoff between tries is jittered
+	// and grows from 1 ms to 100 ms.
+	MaxRetries int
+	// MaxGroup bounds the transactions of one group commit (default 256).
+	MaxGroup int
+	// ConflictHistory is how many recent writes the leader keeps to check
+	// transactions against (default 1<<20). A transaction whose read
+	// version is older than the oldest kept write gets ErrConflict.
+	ConflictHistory int
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() error {
+	if o.Dir == "" {
+		return fmt.Errorf("%w: Dir is empty: say where the data lives", ErrBadOptions)
+	}
+	if o.JournalSync != SyncAlways && o.JournalSync != SyncInterval {
+		return fmt.Errorf("%w: unknown journal sync mode %d", ErrBadOptions, o.JournalSync)
+	}
+	if o.JournalSyncInterval <= 0 {
+		o.JournalSyncInterval = time.Second
+	}
+	if o.JournalReplicas <= 0 {
+		o.JournalReplicas = 1
+	}
+	if o.CheckpointEntries <= 0 {
+		o.CheckpointEntries = 10000
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = 5 * time.Second
+	}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 10
+	}
+	if o.MaxGroup <= 0 {
+		o.MaxGroup = 256
+	}
+	if o.ConflictHistory <= 0 {
+		o.ConflictHistory = 1 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
