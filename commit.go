@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -81,6 +82,11 @@ func (d *domain) run() {
 		case r := <-d.reqs:
 			group = append(group[:0], r)
 		}
+		// The committers the last group answered are about to submit
+		// again; letting them run first makes this group take them too,
+		// instead of the queue splitting into two cohorts that alternate
+		// (each then half the size, at the same fixed cost per append).
+		runtime.Gosched()
 	fill:
 		for len(group) < cap(group) {
 			select {
@@ -161,6 +167,7 @@ func (d *domain) commitGroup(group []*commitReq, retry bool) {
 	d.last += uint64(len(accepted))
 	d.publish(b, len(accepted))
 	for i, r := range accepted {
+		d.ids.add(r.txID, uint64(first)+uint64(i))
 		res := r.staged
 		res.seq = uint64(first) + uint64(i)
 		r.finish(res)
@@ -222,6 +229,9 @@ func (d *domain) prepare(b *btree.Batch, r *commitReq) (e journal.Entry, res com
 	if err := r.ctx.Err(); err != nil {
 		return e, commitResult{err: err}, false, nil
 	}
+	if seq, ok := d.ids.lookup(r.txID); ok {
+		return e, commitResult{seq: seq, err: fmt.Errorf("%w: %q at seq %d", ErrAlreadyCommitted, r.txID, seq)}, false, nil
+	}
 	if d.hist.conflicts(r.readVersion, r.reads) {
 		return e, commitResult{err: fmt.Errorf("%w: something it read in domain %s was written after seq %d", ErrConflict, d.name, r.readVersion)}, false, nil
 	}
@@ -260,6 +270,8 @@ func rejection(err error) error {
 		return fmt.Errorf("%w: %w", ErrStoreNotFound, err)
 	case errors.Is(err, projector.ErrStoreExists):
 		return fmt.Errorf("%w: %w", ErrStoreExists, err)
+	case errors.Is(err, projector.ErrBadKey):
+		return fmt.Errorf("%w: %w", ErrBadIndex, err)
 	}
 	return fmt.Errorf("%w: %w", ErrConflict, err)
 }

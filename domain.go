@@ -44,8 +44,9 @@ type domain struct {
 	// Owned by the leader loop (and by openDomain before it starts).
 	proj     *projector.Projector
 	hist     *history
-	last     uint64 // the journal's last seq as far as the loop knows; == view.seq between groups
-	resync   bool   // an append failed: catch up from the journal before the next group
+	ids      *recentIDs // tx ids of recent entries, so a retried Txn learns it committed
+	last     uint64     // the journal's last seq as far as the loop knows; == view.seq between groups
+	resync   bool       // an append failed: catch up from the journal before the next group
 	scratch  []byte
 	onRecord func(journal.Record, *journal.Entry) // catchUp's hook into replay
 
@@ -73,6 +74,7 @@ func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error)
 		reqs: make(chan *commitReq, 4*db.opts.MaxGroup),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}),
 		loopDone: make(chan struct{}), cpDone: make(chan struct{}),
+		ids: newRecentIDs(recentIDsKept),
 	}
 	if err := d.openForest(rec); err != nil {
 		return nil, err
@@ -132,8 +134,8 @@ func (d *domain) openForest(rec checkpoint.Domain) error {
 // replayChunk is how many journal records one replay batch applies.
 const replayChunk = 1000
 
-// replay applies every journal record after d.last, up to the journal's
-// last seq at the time of the call. It runs at open and, on the leader
+// replay applies every journal record after d.last, until a read finds no
+// more (at least up to the journal's last seq at the time of the call). It runs at open and, on the leader
 // loop, after a failed append.
 func (d *domain) replay(ctx context.Context) error {
 	first, last, err := d.journal.Bounds(ctx)
@@ -185,6 +187,7 @@ func (d *domain) applyRecords(recs []journal.Record, onApplied func(journal.Reco
 		}
 		switch {
 		case err == nil:
+			d.ids.add(rec.ID, uint64(rec.Seq))
 			if onApplied != nil {
 				onApplied(rec, &e)
 			}

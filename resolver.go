@@ -149,3 +149,34 @@ func (h *history) conflicts(readVersion uint64, r *readSet) bool {
 	}
 	return false
 }
+
+// recentIDsKept is how many recent transaction ids the leader remembers.
+const recentIDsKept = 1 << 16
+
+// recentIDs remembers the seqs of the last n transaction ids applied, so
+// that a retried transaction whose first attempt committed is answered
+// with ErrAlreadyCommitted even when the journal would not see it as a
+// duplicate (a Txn whose retry takes the other branch appends nothing).
+type recentIDs struct {
+	seqs map[string]uint64
+	ring []string
+	next int
+}
+
+func newRecentIDs(n int) *recentIDs {
+	return &recentIDs{seqs: make(map[string]uint64, n), ring: make([]string, n)}
+}
+
+func (r *recentIDs) add(id string, seq uint64) {
+	if old := r.ring[r.next]; old != "" && r.seqs[old] <= seq {
+		delete(r.seqs, old)
+	}
+	r.ring[r.next] = id
+	r.next = (r.next + 1) % len(r.ring)
+	r.seqs[id] = seq
+}
+
+func (r *recentIDs) lookup(id string) (uint64, bool) {
+	seq, ok := r.seqs[id]
+	return seq, ok
+}

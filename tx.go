@@ -199,15 +199,24 @@ func (tx *Tx) ops() []journal.Op {
 	return ops
 }
 
-// store looks up a store at the read version, recording the lookup.
+// store looks up a store at the read version, recording the lookup as a
+// read.
 func (tx *Tx) store(name string) (projector.StoreInfo, error) {
+	s, err := tx.lookup(name)
+	if err == nil || errors.Is(err, ErrStoreNotFound) {
+		tx.reads.addStore(name)
+	}
+	return s, err
+}
+
+// lookup looks up a store at the read version.
+func (tx *Tx) lookup(name string) (projector.StoreInfo, error) {
 	if tx.done {
 		return projector.StoreInfo{}, ErrTxDone
 	}
 	if err := journal.CheckStoreName(name); err != nil {
 		return projector.StoreInfo{}, fmt.Errorf("%w: %w", ErrBadName, err)
 	}
-	tx.reads.addStore(name)
 	s, ok := tx.v.cat.Store(name)
 	if !ok {
 		return s, fmt.Errorf("%w: %q in domain %s", ErrStoreNotFound, name, tx.d.name)
@@ -295,7 +304,9 @@ func (tx *Tx) write(store string, key []byte, p pendingWrite) error {
 	if !tx.writable {
 		return ErrReadOnly
 	}
-	s, err := tx.store(store)
+	// A write does not read: it needs the store only to check the key, and
+	// a store dropped before the commit makes the projector reject it.
+	s, err := tx.lookup(store)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/sopd/sop"
+	"github.com/sopd/sop/index"
 	"github.com/sopd/sop/internal/testseed"
 )
 
@@ -222,6 +223,23 @@ func TestTxn(t *testing.T) {
 	}
 	if _, err := db.Txn(ctx, "default", req); !errors.Is(err, sop.ErrAlreadyCommitted) {
 		t.Fatalf("retry of committed tx %s (seq %d): %v, want ErrAlreadyCommitted", req.TxID, first.Seq, err)
+	}
+	// Also when the retry would take the other branch and append nothing.
+	cas := sop.TxnRequest{TxID: "client-tx-2",
+		Compare: []sop.Compare{{Store: "s", Key: []byte("new"), Absent: true}},
+		Success: []sop.Op{{Store: "s", Key: []byte("new"), Value: []byte("1")}}}
+	if res, err := db.Txn(ctx, "default", cas); err != nil || !res.Succeeded {
+		t.Fatalf("first put-if-absent: %+v %v", res, err)
+	}
+	if res, err := db.Txn(ctx, "default", cas); !errors.Is(err, sop.ErrAlreadyCommitted) {
+		t.Fatalf("retried put-if-absent: %+v %v, want ErrAlreadyCommitted", res, err)
+	}
+	if _, err := db.CreateStore(ctx, "default", "idx", index.Spec{{Name: "f"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Txn(ctx, "default", sop.TxnRequest{Success: []sop.Op{{Store: "idx", Key: []byte("raw"), Value: []byte("{}")}}})
+	if !errors.Is(err, sop.ErrBadIndex) {
+		t.Fatalf("Txn put of a raw key into an index store: %v, want ErrBadIndex", err)
 	}
 }
 

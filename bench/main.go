@@ -20,6 +20,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // suite is one benchmark suite. run measures every case with the settings in env and
@@ -34,6 +35,7 @@ type suite struct {
 // suites lists every suite in the order "all" runs them.
 var suites = []suite{
 	{name: "btree", about: "sop's on-disk B-tree against bbolt: insert, get, scan", peer: "bbolt", run: runBtree},
+	{name: "engine", about: "sop's commits against raw JetStream appends and etcd: throughput, latency", peer: "jetstream, etcd", run: runEngine},
 }
 
 // config holds the command-line settings every suite shares.
@@ -42,8 +44,11 @@ type config struct {
 	batch      int
 	dir        string
 	cpuprofile string
-	engine     string // "both", "sop" or "peer"
-	pageSize   int    // sop's B-tree page size; 0: its default
+	engine     string        // "both", "sop" or "peer"
+	pageSize   int           // sop's B-tree page size; 0: its default
+	duration   time.Duration // engine: how long each engine is measured in each case
+	warmup     time.Duration // engine: how long each engine runs before it is measured
+	clients    int           // engine: concurrent committers in the throughput cases
 }
 
 // errUsage marks a bad command line; main exits 2 on it.
@@ -93,6 +98,9 @@ func parseArgs(args []string, stderr io.Writer) (config, []suite, error) {
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of sop's side of each case to this `file`, the case name inserted before its extension (sop.pprof -> sop.btree-insert.pprof)")
 	fs.StringVar(&cfg.engine, "engine", "both", "which side to run: both, sop or peer")
 	fs.IntVar(&cfg.pageSize, "pagesize", 0, "run sop's B-tree once, at this page size in bytes (default: twice, at bbolt's page size and at sop's default)")
+	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "engine: how long each engine is measured in each case")
+	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "engine: how long each engine runs, unmeasured, before it is measured")
+	fs.IntVar(&cfg.clients, "clients", 64, "engine: concurrent committers in the throughput cases, and messages per group in the JetStream peer")
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		return cfg, nil, parseError(err)
@@ -109,6 +117,9 @@ func parseArgs(args []string, stderr io.Writer) (config, []suite, error) {
 	}
 	if cfg.keys < 1 || cfg.batch < 1 {
 		return cfg, nil, badUsage(fs, "-keys and -batch must be at least 1")
+	}
+	if cfg.duration <= 0 || cfg.warmup < 0 || cfg.clients < 1 {
+		return cfg, nil, badUsage(fs, "-duration must be positive, -warmup not negative, -clients at least 1")
 	}
 	if cfg.engine != "both" && cfg.engine != "sop" && cfg.engine != "peer" {
 		return cfg, nil, badUsage(fs, "-engine must be both, sop or peer, not %q", cfg.engine)
@@ -152,7 +163,9 @@ func usage(fs *flag.FlagSet) {
 	fmt.Fprintf(w, "Usage: go run . [flags] SUITE\n\n")
 	fmt.Fprintf(w, "Runs sop and a peer on the same data in one process and prints one JSON line per\n")
 	fmt.Fprintf(w, "case to stdout, then a table:\n")
-	fmt.Fprintf(w, "  {\"suite\":S,\"case\":C,\"sop\":OPS,\"peer\":P,\"peer_value\":OPS,\"ratio\":SOP/PEER}\n\n")
+	fmt.Fprintf(w, "  {\"suite\":S,\"case\":C,\"sop\":OPS,\"peer\":P,\"peer_value\":OPS,\"ratio\":SOP/PEER}\n")
+	fmt.Fprintf(w, "(suite engine adds \"unit\", and for its latency case \"sop_p99\" and \"peer_p99\";\n")
+	fmt.Fprintf(w, "there the values are latencies in microseconds, and lower is better)\n\n")
 	fmt.Fprintf(w, "Suites:\n")
 	names := make([]string, 0, len(suites))
 	for _, s := range suites {

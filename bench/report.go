@@ -86,7 +86,9 @@ func (e *env) maybeProfile(side, name string) (stop func() error, err error) {
 }
 
 // result is one case: each side's throughput in ops/s, nil for a side that did not
-// run (-engine).
+// run (-engine). A latency case (suite engine) holds each side's median latency in
+// microseconds instead, and its 99th percentile in SopP99 and PeerP99; Unit, set by
+// suite engine only, says which.
 type result struct {
 	Suite     string   `json:"suite"`
 	Case      string   `json:"case"`
@@ -94,6 +96,9 @@ type result struct {
 	Peer      string   `json:"peer"`
 	PeerValue *float64 `json:"peer_value"`
 	Ratio     *float64 `json:"ratio"`
+	Unit      string   `json:"unit,omitempty"`
+	SopP99    *float64 `json:"sop_p99,omitempty"`
+	PeerP99   *float64 `json:"peer_p99,omitempty"`
 	unit      string   // what one op is, for the table
 }
 
@@ -138,10 +143,33 @@ func printTable(w io.Writer, e *env, results []result) {
 	for _, n := range e.notes {
 		fmt.Fprintf(w, "  %s\n", n)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "case\tunit\tsop\t%s\tsop/%s\t\n", e.suite.peer, e.suite.peer)
+	// A suite with one peer names it in the column heads; one with several (engine)
+	// gets a peer column, and p99 columns when a case has them.
+	onePeer, p99 := true, false
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", r.Case, r.unit, num(r.Sop, "%.0f"), num(r.PeerValue, "%.0f"), num(r.Ratio, "%.2f"))
+		onePeer = onePeer && r.Peer == e.suite.peer
+		p99 = p99 || r.SopP99 != nil || r.PeerP99 != nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if onePeer {
+		fmt.Fprintf(tw, "case\tunit\tsop\t%s\tsop/%s\t", e.suite.peer, e.suite.peer)
+	} else {
+		fmt.Fprintf(tw, "case\tunit\tpeer\tsop\tpeer\tsop/peer\t")
+	}
+	if p99 {
+		fmt.Fprintf(tw, "sop p99\tpeer p99\t")
+	}
+	fmt.Fprintf(tw, "\n")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%s\t", r.Case, r.unit)
+		if !onePeer {
+			fmt.Fprintf(tw, "%s\t", r.Peer)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t", num(r.Sop, "%.0f"), num(r.PeerValue, "%.0f"), num(r.Ratio, "%.2f"))
+		if p99 {
+			fmt.Fprintf(tw, "%s\t%s\t", num(r.SopP99, "%.0f"), num(r.PeerP99, "%.0f"))
+		}
+		fmt.Fprintf(tw, "\n")
 	}
 	tw.Flush()
 }
