@@ -28,6 +28,7 @@ type commitReq struct {
 	ensure      bool           // ops is one create-store, and an equal existing store is success
 	done        chan commitResult
 	staged      commitResult // set when the leader accepted it into a group; seq still unset
+	answered    bool         // finish was called; owned by the leader loop
 }
 
 // commitResult is the leader's answer.
@@ -37,7 +38,16 @@ type commitResult struct {
 	err       error
 }
 
-func (r *commitReq) finish(res commitResult) { r.done <- res }
+// finish answers the request; only the first answer counts, so a path
+// that fails a whole group need not know which requests stage already
+// answered. Called from the leader loop only.
+func (r *commitReq) finish(res commitResult) {
+	if r.answered {
+		return
+	}
+	r.answered = true
+	r.done <- res
+}
 
 // submit hands req to the leader loop and waits for its answer.
 func (d *domain) submit(ctx context.Context, req *commitReq) commitResult {
@@ -251,8 +261,8 @@ func (d *domain) prepare(b *btree.Batch, r *commitReq) (e journal.Entry, res com
 	if r.ensure {
 		op := r.ops[0]
 		if s, exists := d.proj.Catalog().Store(op.Store); exists {
-			if !slices.Equal(s.Index, op.Index) {
-				return e, commitResult{err: fmt.Errorf("%w: %q has index %v, not %v: drop it first or use another name", ErrStoreExists, op.Store, s.Index, op.Index)}, false, nil
+			if want := projector.Spec(op.Index); !slices.Equal(s.Index, want) {
+				return e, commitResult{err: fmt.Errorf("%w: %q has index %v, not %v: drop it first or use another name", ErrStoreExists, op.Store, s.Index, want)}, false, nil
 			}
 			return e, commitResult{}, false, nil
 		}
@@ -339,14 +349,13 @@ func (d *domain) recover(err error, accepted []*commitReq, retry bool) {
 func (d *domain) catchUp(found func(journal.Record)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
 	defer cancel()
-	d.onRecord = func(rec journal.Record, e *journal.Entry) {
+	err := d.replay(ctx, func(rec journal.Record, e *journal.Entry) {
 		d.hist.add(uint64(rec.Seq), e)
 		if found != nil {
 			found(rec)
 		}
-	}
-	defer func() { d.onRecord = nil }()
-	if err := d.replay(ctx); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	d.resync = false

@@ -42,13 +42,12 @@ type domain struct {
 	view   view // guarded by viewMu
 
 	// Owned by the leader loop (and by openDomain before it starts).
-	proj     *projector.Projector
-	hist     *history
-	ids      *recentIDs // tx ids of recent entries, so a retried Txn learns it committed
-	last     uint64     // the journal's last seq as far as the loop knows; == view.seq between groups
-	resync   bool       // an append failed: catch up from the journal before the next group
-	scratch  []byte
-	onRecord func(journal.Record, *journal.Entry) // catchUp's hook into replay
+	proj    *projector.Projector
+	hist    *history
+	ids     *recentIDs // tx ids of recent entries, so a retried Txn learns it committed
+	last    uint64     // the journal's last seq as far as the loop knows; == view.seq between groups
+	resync  bool       // an append failed: catch up from the journal before the next group
+	scratch []byte
 
 	reqs     chan *commitReq
 	failed   atomic.Pointer[error] // set when the projection cannot go on
@@ -87,7 +86,7 @@ func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error)
 	if d.journal, err = db.conn.Open(ctx, name, journal.StreamOptions{Replicas: db.opts.JournalReplicas}); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if err := d.replay(ctx); err != nil {
+	if err := d.replay(ctx, nil); err != nil {
 		return nil, err
 	}
 	d.hist = newHistory(d.last, db.opts.ConflictHistory)
@@ -135,9 +134,10 @@ func (d *domain) openForest(rec checkpoint.Domain) error {
 const replayChunk = 1000
 
 // replay applies every journal record after d.last, until a read finds no
-// more (at least up to the journal's last seq at the time of the call). It runs at open and, on the leader
+// more (at least up to the journal's last seq at the time of the call).
+// onApplied, when set, sees every applied record. It runs at open and, on the leader
 // loop, after a failed append.
-func (d *domain) replay(ctx context.Context) error {
+func (d *domain) replay(ctx context.Context, onApplied func(journal.Record, *journal.Entry)) error {
 	first, last, err := d.journal.Bounds(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -156,7 +156,7 @@ func (d *domain) replay(ctx context.Context) error {
 		if len(recs) == 0 {
 			break
 		}
-		if err := d.applyRecords(recs, d.onRecord); err != nil {
+		if err := d.applyRecords(recs, onApplied); err != nil {
 			return err
 		}
 	}
@@ -180,7 +180,7 @@ func (d *domain) applyRecords(recs []journal.Record, onApplied func(journal.Reco
 		var e journal.Entry
 		err := e.UnmarshalBinary(rec.Data)
 		if err == nil && e.Domain != d.name {
-			err = fmt.Errorf("entry of domain %q in the journal of %q", e.Domain, d.name)
+			err = fmt.Errorf("%w: entry of domain %q in the journal of %q", journal.ErrBadEntry, e.Domain, d.name)
 		}
 		if err == nil {
 			err = d.proj.Apply(b, uint64(rec.Seq), &e, nil)
@@ -191,7 +191,7 @@ func (d *domain) applyRecords(recs []journal.Record, onApplied func(journal.Reco
 			if onApplied != nil {
 				onApplied(rec, &e)
 			}
-		case errors.Is(err, journal.ErrBadEntry) || errors.Is(err, projector.ErrRejected) || e.Domain != d.name:
+		case errors.Is(err, journal.ErrBadEntry) || errors.Is(err, projector.ErrRejected):
 			d.log.Warn("journal entry skipped", "seq", rec.Seq, "id", rec.ID, "err", err)
 		default:
 			b.Abort()

@@ -72,7 +72,7 @@ func (db *DB) Stores(domain string) ([]StoreInfo, uint64, error) {
 	defer r.Release()
 	var out []StoreInfo
 	for _, s := range v.cat.Stores() {
-		info := StoreInfo{Name: s.Name, Index: specOf(s.Index), Created: s.Created}
+		info := StoreInfo{Name: s.Name, Index: s.Index, Created: s.Created}
 		if t, ok := r.Tree(s.Tree); ok {
 			info.Count = t.Count
 		}
@@ -93,15 +93,4 @@ func journalIndex(spec index.Spec) ([]journal.IndexField, error) {
 		out[i] = journal.IndexField{Field: f.Name, Desc: f.Desc}
 	}
 	return out, nil
-}
-
-func specOf(fields []journal.IndexField) index.Spec {
-	if len(fields) == 0 {
-		return nil
-	}
-	out := make(index.Spec, len(fields))
-	for i, f := range fields {
-		out[i] = index.Field{Name: f.Field, Desc: f.Desc}
-	}
-	return out
 }

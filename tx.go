@@ -290,7 +290,7 @@ func (tx *Tx) PutDoc(store string, doc []byte) ([]byte, error) {
 	if len(s.Index) == 0 {
 		return nil, fmt.Errorf("%w: store %q has no index specification: use Put with a key", ErrBadIndex, store)
 	}
-	key, err := specOf(s.Index).Key(doc)
+	key, err := s.Index.Key(doc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: store %q: %w", ErrBadIndex, store, err)
 	}
@@ -314,7 +314,7 @@ func (tx *Tx) write(store string, key []byte, p pendingWrite) error {
 		return err
 	}
 	if len(s.Index) > 0 && !p.del {
-		if _, err := specOf(s.Index).Decode(key); err != nil {
+		if _, err := s.Index.Decode(key); err != nil {
 			return fmt.Errorf("%w: store %q: %w", ErrBadIndex, store, err)
 		}
 	}

@@ -28,9 +28,11 @@ type Op struct {
 // TxnRequest is a compare-and-set transaction for callers that do not run
 // interactive code: if every Compare holds, the Success ops commit, else
 // the Failure ops do. TxID, when set, makes a retry after an ambiguous
-// failure safe: the journal drops a second commit of the same id (within
-// its dedupe window, 2 minutes by default) and Txn returns
-// ErrAlreadyCommitted.
+// failure safe: Txn returns ErrAlreadyCommitted when the leader still
+// remembers the id (the last 65,536 entries it applied) or the journal
+// drops the second append as a duplicate (within its dedupe window, 2
+// minutes by default). A retry outside both that would append nothing
+// (its Compare now fails and Failure is empty) cannot be told apart.
 type TxnRequest struct {
 	TxID    string
 	Compare []Compare

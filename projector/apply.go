@@ -110,12 +110,12 @@ func (p *Projector) Check(w Writer, e *journal.Entry) error {
 // at each point of the entry, and their index specifications.
 func (p *Projector) checkOps(ops []journal.Op) error {
 	var changed map[string]*journal.Op // store -> its create op, or nil once dropped, for stores the entry changed
-	lookup := func(name string) ([]journal.IndexField, bool) {
+	lookup := func(name string) (index.Spec, bool) {
 		if op, ok := changed[name]; ok {
 			if op == nil {
 				return nil, false
 			}
-			return op.Index, true
+			return Spec(op.Index), true
 		}
 		s, ok := p.cat.Store(name)
 		return s.Index, ok
@@ -129,7 +129,7 @@ func (p *Projector) checkOps(ops []journal.Op) error {
 		case op.Kind != journal.OpCreateStore && !there:
 			return fmt.Errorf("%w: op %d: %w: %q", ErrRejected, i, ErrStoreNotFound, op.Store)
 		case op.Kind == journal.OpPut && len(spec) > 0:
-			if _, err := specOf(spec).Decode(op.Key); err != nil {
+			if _, err := spec.Decode(op.Key); err != nil {
 				return fmt.Errorf("%w: op %d: %w: store %q: %w", ErrRejected, i, ErrBadKey, op.Store, err)
 			}
 		}
@@ -146,8 +146,12 @@ func (p *Projector) checkOps(ops []journal.Op) error {
 	return nil
 }
 
-// specOf converts a journal index specification.
-func specOf(fields []journal.IndexField) index.Spec {
+// Spec converts an index specification as journal entries carry it; nil
+// for none.
+func Spec(fields []journal.IndexField) index.Spec {
+	if len(fields) == 0 {
+		return nil
+	}
 	spec := make(index.Spec, len(fields))
 	for i, f := range fields {
 		spec[i] = index.Field{Name: f.Field, Desc: f.Desc}

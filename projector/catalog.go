@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sopd/sop/btree"
+	"github.com/sopd/sop/index"
 	"github.com/sopd/sop/journal"
 )
 
@@ -21,8 +22,8 @@ var ErrBadCatalog = errors.New("projector: bad catalog encoding")
 type StoreInfo struct {
 	Name    string
 	Tree    btree.TreeID
-	Index   []journal.IndexField // nil for a plain byte-key store
-	Created uint64               // seq of the entry that created it
+	Index   index.Spec // nil for a plain byte-key store
+	Created uint64     // seq of the entry that created it
 }
 
 // Catalog is the immutable list of a domain's stores. The zero value is
@@ -63,9 +64,9 @@ func (c *Catalog) Stores() []StoreInfo {
 func (c *Catalog) NextTree() btree.TreeID { return c.nextTree }
 
 // withStore returns a copy of c with store s added under the next tree id.
-func (c *Catalog) withStore(name string, index []journal.IndexField, seq uint64) (*Catalog, StoreInfo) {
+func (c *Catalog) withStore(name string, fields []journal.IndexField, seq uint64) (*Catalog, StoreInfo) {
 	n := c.clone()
-	s := StoreInfo{Name: name, Tree: n.nextTree, Index: slices.Clone(index), Created: seq}
+	s := StoreInfo{Name: name, Tree: n.nextTree, Index: Spec(fields), Created: seq}
 	n.stores[name] = s
 	n.nextTree++
 	return n, s
@@ -98,7 +99,7 @@ func (c *Catalog) MarshalBinary() ([]byte, error) {
 		b = binary.AppendUvarint(b, s.Created)
 		b = binary.AppendUvarint(b, uint64(len(s.Index)))
 		for _, f := range s.Index {
-			b = appendString(b, f.Field)
+			b = appendString(b, f.Name)
 			desc := byte(0)
 			if f.Desc {
 				desc = 1
@@ -161,7 +162,7 @@ func (d *catDecoder) store() StoreInfo {
 	s.Created = d.uvarint()
 	nf := d.count()
 	for j := uint64(0); j < nf && d.err == nil; j++ {
-		f := journal.IndexField{Field: d.string()}
+		f := index.Field{Name: d.string()}
 		f.Desc = d.byte() == 1
 		s.Index = append(s.Index, f)
 	}

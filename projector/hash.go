@@ -65,7 +65,7 @@ func (h *hasher) store(r TreeReader, s StoreInfo) error {
 	h.str([]byte(s.Name))
 	h.uvarint(uint64(len(s.Index)))
 	for _, f := range s.Index {
-		h.str([]byte(f.Field))
+		h.str([]byte(f.Name))
 		if f.Desc {
 			h.h.Write([]byte{1})
 		} else {
