@@ -1,6 +1,7 @@
 package sop
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -153,6 +154,9 @@ func (d *domain) commitGroup(group []*commitReq, retry bool) {
 	}
 	cat := d.proj.Catalog()
 	accepted, msgs, err := d.stage(b, group)
+	if err != nil || len(accepted) == 0 {
+		d.dropEvents()
+	}
 	if err != nil {
 		b.Abort()
 		d.proj.Reset(cat)
@@ -169,12 +173,14 @@ func (d *domain) commitGroup(group []*commitReq, retry bool) {
 	cancel()
 	if err != nil {
 		b.Abort()
+		d.dropEvents()
 		d.proj.Reset(cat)
 		d.hist.truncate(d.last)
 		d.recover(err, accepted, retry)
 		return
 	}
 	d.last += uint64(len(accepted))
+	d.commits.Add(uint64(len(accepted)))
 	d.publish(b, len(accepted))
 	for i, r := range accepted {
 		d.ids.add(r.txID, uint64(first)+uint64(i))
@@ -214,13 +220,23 @@ func (d *domain) stage(b *btree.Batch, group []*commitReq) ([]*commitReq, []jour
 			r.finish(commitResult{err: fmt.Errorf("%w: the transaction's journal entry is %d bytes, the journal takes at most %d (NATS max_payload): split it", ErrTooLarge, n, d.db.maxMsg)})
 			continue
 		}
-		if err := d.proj.Apply(b, next, &e, nil); err != nil {
+		evs := len(d.events)
+		if err := d.proj.Apply(b, next, &e, d.collect); err != nil {
 			if !errors.Is(err, projector.ErrRejected) {
 				return nil, nil, d.fail(err)
 			}
+			d.events = d.events[:evs]
 			buf = buf[:start]
 			r.finish(commitResult{err: rejection(err)})
 			continue
+		}
+		if ops, pruned := effective(e.Ops, d.events[evs:]); pruned {
+			// The journal holds only changes, so that a watcher reading it
+			// sees the events the projector gave.
+			e.Ops = ops
+			if buf, err = e.AppendBinary(buf[:start]); err != nil {
+				return nil, nil, d.fail(err)
+			}
 		}
 		d.hist.add(next, &e)
 		accepted = append(accepted, r)
@@ -271,6 +287,37 @@ func (d *domain) prepare(b *btree.Batch, r *commitReq) (e journal.Entry, res com
 		return e, res, false, nil
 	}
 	return e, res, true, nil
+}
+
+// effective returns ops without the deletes of items that did not exist,
+// given evs, the events applying ops gave, and whether it dropped any. Each
+// op gave at most one event, in order, and only such a delete none.
+func effective(ops []journal.Op, evs []Event) ([]journal.Op, bool) {
+	deletes := 0
+	for i := range ops {
+		if ops[i].Kind == journal.OpDelete {
+			deletes++
+		}
+	}
+	for i := range evs {
+		if evs[i].Kind == EventDelete {
+			deletes--
+		}
+	}
+	if deletes == 0 {
+		return ops, false
+	}
+	kept := make([]journal.Op, 0, len(ops)-deletes)
+	j := 0
+	for i := range ops {
+		op := &ops[i]
+		if op.Kind == journal.OpDelete && (j == len(evs) || evs[j].Kind != EventDelete || evs[j].Store != op.Store || !bytes.Equal(evs[j].Key, op.Key)) {
+			continue
+		}
+		kept = append(kept, *op)
+		j++
+	}
+	return kept, true
 }
 
 // rejection maps a projector rejection to sop's error.

@@ -41,6 +41,12 @@ type domain struct {
 	viewMu sync.RWMutex
 	view   view // guarded by viewMu
 
+	feed    *feed         // the newest change events, for watchers
+	commits atomic.Uint64 // entries this node appended
+
+	skipMu  sync.Mutex
+	skipped map[uint64]struct{} // seqs of journal entries applying skipped (bad or rejected); guarded by skipMu
+
 	// Owned by the leader loop (and by openDomain before it starts).
 	proj    *projector.Projector
 	hist    *history
@@ -48,6 +54,7 @@ type domain struct {
 	last    uint64     // the journal's last seq as far as the loop knows; == view.seq between groups
 	resync  bool       // an append failed: catch up from the journal before the next group
 	scratch []byte
+	events  []Event // the events of the group or records being applied
 
 	reqs     chan *commitReq
 	failed   atomic.Pointer[error] // set when the projection cannot go on
@@ -124,8 +131,9 @@ func (d *domain) openForest(rec checkpoint.Domain) error {
 		return err
 	}
 	d.forest = f
-	d.proj = projector.New(cat, projector.Options{})
+	d.proj = projector.New(cat, projector.Options{OldValues: true})
 	d.last = rec.Applied
+	d.feed = newFeed(rec.Applied, d.db.opts.WatchHistory, d.db.opts.WatchHistoryBytes)
 	d.view = view{seq: rec.Applied, version: f.Version(), cat: cat}
 	return nil
 }
@@ -174,6 +182,7 @@ func (d *domain) applyRecords(recs []journal.Record, onApplied func(journal.Reco
 	for _, rec := range recs {
 		if uint64(rec.Seq) != d.last+1 {
 			b.Abort()
+			d.dropEvents()
 			d.proj.Reset(cat)
 			return fmt.Errorf("%w: journal returned seq %d after %d", ErrUnavailable, rec.Seq, d.last)
 		}
@@ -183,7 +192,7 @@ func (d *domain) applyRecords(recs []journal.Record, onApplied func(journal.Reco
 			err = fmt.Errorf("%w: entry of domain %q in the journal of %q", journal.ErrBadEntry, e.Domain, d.name)
 		}
 		if err == nil {
-			err = d.proj.Apply(b, uint64(rec.Seq), &e, nil)
+			err = d.proj.Apply(b, uint64(rec.Seq), &e, d.collect)
 		}
 		switch {
 		case err == nil:
@@ -193,14 +202,58 @@ func (d *domain) applyRecords(recs []journal.Record, onApplied func(journal.Reco
 			}
 		case errors.Is(err, journal.ErrBadEntry) || errors.Is(err, projector.ErrRejected):
 			d.log.Warn("journal entry skipped", "seq", rec.Seq, "id", rec.ID, "err", err)
+			d.skip(uint64(rec.Seq))
 		default:
 			b.Abort()
+			d.dropEvents()
 			return d.fail(err)
 		}
 		d.last = uint64(rec.Seq)
 	}
 	d.publish(b, len(recs))
 	return nil
+}
+
+// collect is the projector's emit: it keeps the event for the feed.
+func (d *domain) collect(pe projector.Event) {
+	ev := Event{Seq: pe.Seq, Store: pe.Store, Key: pe.Key, Value: pe.Value, OldValue: pe.OldValue, Existed: pe.OldVersion != 0}
+	switch pe.Op {
+	case journal.OpPut:
+		ev.Kind = EventPut
+	case journal.OpDelete:
+		ev.Kind = EventDelete
+	case journal.OpCreateStore:
+		ev.Kind = EventCreateStore
+	case journal.OpDropStore:
+		ev.Kind = EventDropStore
+	}
+	d.events = append(d.events, ev)
+}
+
+// dropEvents forgets the collected events (published, or of an aborted
+// batch).
+func (d *domain) dropEvents() {
+	clear(d.events)
+	d.events = d.events[:0]
+}
+
+// skip records that applying skipped the entry at seq, so watchers reading
+// the journal skip it too.
+func (d *domain) skip(seq uint64) {
+	d.skipMu.Lock()
+	defer d.skipMu.Unlock()
+	if d.skipped == nil {
+		d.skipped = map[uint64]struct{}{}
+	}
+	d.skipped[seq] = struct{}{}
+}
+
+// isSkipped reports whether applying skipped the entry at seq.
+func (d *domain) isSkipped(seq uint64) bool {
+	d.skipMu.Lock()
+	defer d.skipMu.Unlock()
+	_, ok := d.skipped[seq]
+	return ok
 }
 
 // publish commits b, which applied n entries, and makes its state, at seq
@@ -214,6 +267,8 @@ func (d *domain) publish(b *btree.Batch, n int) {
 		panic(fmt.Sprintf("sop: commit of an open batch failed: %v", err))
 	}
 	d.view = view{seq: d.last, version: version, cat: d.proj.Catalog()}
+	d.feed.publish(d.last, d.events)
+	d.dropEvents()
 	if n := d.sinceCP.Add(uint64(n)); n >= uint64(d.db.opts.CheckpointEntries) {
 		select {
 		case d.kick <- struct{}{}:
@@ -315,6 +370,7 @@ func (d *domain) checkpoint() error {
 func (d *domain) close() error {
 	close(d.stop)
 	<-d.loopDone
+	d.feed.close()
 	<-d.cpDone
 	var errs []error
 	if d.failure() == nil {

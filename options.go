@@ -82,6 +82,12 @@ type Options struct {
 	// transactions against (default 1<<20). A transaction whose read
 	// version is older than the oldest kept write gets ErrConflict.
 	ConflictHistory int
+	// WatchHistory and WatchHistoryBytes bound the change events each
+	// domain keeps in memory for watchers (defaults 65536 events and 64
+	// MiB). A watcher further behind reads the journal; one that falls
+	// behind while reading the newest events is cut off (ErrWatcherBehind).
+	WatchHistory      int
+	WatchHistoryBytes int
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -113,6 +119,12 @@ func (o *Options) setDefaults() error {
 	}
 	if o.ConflictHistory <= 0 {
 		o.ConflictHistory = 1 << 20
+	}
+	if o.WatchHistory <= 0 {
+		o.WatchHistory = 1 << 16
+	}
+	if o.WatchHistoryBytes <= 0 {
+		o.WatchHistoryBytes = 64 << 20
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

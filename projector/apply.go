@@ -37,6 +37,7 @@ var _ Writer = (*btree.Batch)(nil)
 // the entry.
 type Event struct {
 	Seq        uint64
+	OpIndex    int // the op of the entry that made the change
 	Store      string
 	Op         journal.OpKind
 	Key        []byte // put and delete
@@ -84,7 +85,14 @@ func (p *Projector) Apply(w Writer, seq uint64, e *journal.Entry, emit func(Even
 		return err
 	}
 	for i := range e.Ops {
-		if err := p.apply(w, seq, &e.Ops[i], emit); err != nil {
+		var opEmit func(Event)
+		if emit != nil {
+			opEmit = func(ev Event) {
+				ev.OpIndex = i
+				emit(ev)
+			}
+		}
+		if err := p.apply(w, seq, &e.Ops[i], opEmit); err != nil {
 			return fmt.Errorf("apply op %d of seq %d: %w", i, seq, err)
 		}
 	}

@@ -1,0 +1,88 @@
+package sop
+
+import (
+	"context"
+	"fmt"
+)
+
+// Role is a node's part in a domain.
+type Role string
+
+// Roles. A standalone node leads every domain.
+const (
+	RoleLeader   Role = "leader"
+	RoleFollower Role = "follower"
+)
+
+// DomainStatus is one domain's state on this node.
+type DomainStatus struct {
+	Name         string
+	Role         Role
+	Applied      uint64 // the last seq this node applied
+	JournalFirst uint64 // the journal's first seq (0 when empty)
+	JournalLast  uint64 // the journal's last seq
+	Commits      uint64 // transactions this node committed to it since it opened
+	Err          error  // why the domain failed (ErrDomainFailed); nil when healthy
+}
+
+// Status reports each domain of this node, reading each journal's bounds.
+func (db *DB) Status(ctx context.Context) ([]DomainStatus, error) {
+	var out []DomainStatus
+	for _, name := range db.Domains() {
+		d, err := db.domain(name)
+		if err != nil {
+			return nil, err
+		}
+		first, last, err := d.journal.Bounds(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: domain %s: %w", ErrUnavailable, name, err)
+		}
+		out = append(out, DomainStatus{
+			Name: name, Role: RoleLeader, Applied: d.applied(),
+			JournalFirst: uint64(first), JournalLast: uint64(last),
+			Commits: d.commits.Load(), Err: d.failure(),
+		})
+	}
+	return out, nil
+}
+
+// JournalBounds returns domain's journal's first retained and last seq (an
+// empty journal is (1, 0)). Waiting until the last one is applied makes a
+// following read linearizable.
+func (db *DB) JournalBounds(ctx context.Context, domain string) (first, last uint64, err error) {
+	d, err := db.domain(domain)
+	if err != nil {
+		return 0, 0, err
+	}
+	f, l, err := d.journal.Bounds(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: domain %s: %w", ErrUnavailable, domain, err)
+	}
+	return uint64(f), uint64(l), nil
+}
+
+// WaitApplied waits until this node has applied domain's journal up to
+// seq, or ctx ends (returning ctx.Err()).
+func (db *DB) WaitApplied(ctx context.Context, domain string, seq uint64) error {
+	d, err := db.domain(domain)
+	if err != nil {
+		return err
+	}
+	for {
+		applied, wake, closed := d.feed.applied()
+		switch {
+		case applied >= seq:
+			return nil
+		case closed:
+			return ErrClosed
+		}
+		if err := d.failure(); err != nil {
+			return err
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
