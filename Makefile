@@ -17,13 +17,7 @@ PKGS = $(shell $(GO) list -e ./... 2>/dev/null)
 
 ## run: build and start `sopd serve` standalone (HTTP 127.0.0.1:7070, data in ./data)
 run:
-	@if test -d cmd/sopd; then \
-		exec $(GO) run ./cmd/sopd serve; \
-	else \
-		echo "make run: will build and start 'sopd serve' standalone (embedded NATS JetStream,"; \
-		echo "in-memory locks) with HTTP on 127.0.0.1:7070 and data in ./data."; \
-		echo "cmd/sopd does not exist yet, so there is nothing to start."; \
-	fi
+	exec $(GO) run ./cmd/sopd serve
 
 ## test: install test dependencies, run every test (plain and with -tags invariants), build bench/
 test:

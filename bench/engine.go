@@ -198,11 +198,22 @@ func caseDir(e *env, name, side string) (string, func(), error) {
 }
 
 // throughput runs workers goroutines, worker i calling op with its own entryGen until
-// told to stop, each call completing perCall operations. It lets them run for the
+// told to stop, each call completing perCall operations (see throughputOf). It lets them run for the
 // warm-up, then counts the operations completed in the next -duration and returns
 // them per second. The first error stops the run. sop's side runs under the CPU
 // profiler (-cpuprofile) during the measured window.
 func throughput(e *env, side, name string, workers, perCall int, op func(g *entryGen) error) (float64, error) {
+	return throughputOf(e, side, name, workers, perCall, func(i int) func() error {
+		g := newEntryGen(i)
+		return func() error { return op(g) }
+	})
+}
+
+// throughputOf runs workers goroutines, worker i calling the op newOp(i) returns until
+// told to stop, each call completing perCall operations. It lets them run for the
+// warm-up, then counts the operations completed in the next -duration and returns
+// them per second.
+func throughputOf(e *env, side, name string, workers, perCall int, newOp func(worker int) func() error) (float64, error) {
 	var (
 		done    atomic.Int64
 		stopped atomic.Bool
@@ -211,9 +222,9 @@ func throughput(e *env, side, name string, workers, perCall int, op func(g *entr
 	)
 	for i := range workers {
 		wg.Go(func() {
-			g := newEntryGen(i)
+			op := newOp(i)
 			for !stopped.Load() {
-				if err := op(g); err != nil {
+				if err := op(); err != nil {
 					errc <- err
 					return
 				}

@@ -36,6 +36,7 @@ type suite struct {
 var suites = []suite{
 	{name: "btree", about: "sop's on-disk B-tree against bbolt: insert, get, scan", peer: "bbolt", run: runBtree},
 	{name: "engine", about: "sop's commits against raw JetStream appends and etcd: throughput, latency", peer: "jetstream, etcd", run: runEngine},
+	{name: "http", about: "sopd's HTTP API against etcd's gRPC API: put throughput, watch delivery latency", peer: "etcd", run: runHTTP},
 }
 
 // config holds the command-line settings every suite shares.
@@ -49,6 +50,8 @@ type config struct {
 	duration   time.Duration // engine: how long each engine is measured in each case
 	warmup     time.Duration // engine: how long each engine runs before it is measured
 	clients    int           // engine: concurrent committers in the throughput cases
+	watchers   int           // http: concurrent watchers in the watch case
+	watchRate  int           // http: commits per second the watch case's writer paces
 }
 
 // errUsage marks a bad command line; main exits 2 on it.
@@ -101,6 +104,8 @@ func parseArgs(args []string, stderr io.Writer) (config, []suite, error) {
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "engine: how long each engine is measured in each case")
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "engine: how long each engine runs, unmeasured, before it is measured")
 	fs.IntVar(&cfg.clients, "clients", 64, "engine: concurrent committers in the throughput cases, and messages per group in the JetStream peer")
+	fs.IntVar(&cfg.watchers, "watchers", 1000, "http: concurrent watchers in the watch-latency case")
+	fs.IntVar(&cfg.watchRate, "watch-rate", 5000, "http: commits per second written while the watchers watch")
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		return cfg, nil, parseError(err)
@@ -117,6 +122,9 @@ func parseArgs(args []string, stderr io.Writer) (config, []suite, error) {
 	}
 	if cfg.keys < 1 || cfg.batch < 1 {
 		return cfg, nil, badUsage(fs, "-keys and -batch must be at least 1")
+	}
+	if cfg.watchers < 1 || cfg.watchRate < 1 {
+		return cfg, nil, badUsage(fs, "-watchers and -watch-rate must be at least 1")
 	}
 	if cfg.duration <= 0 || cfg.warmup < 0 || cfg.clients < 1 {
 		return cfg, nil, badUsage(fs, "-duration must be positive, -warmup not negative, -clients at least 1")

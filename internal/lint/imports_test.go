@@ -25,6 +25,8 @@ var confined = []struct {
 	{"github.com/gocql/gocql", []string{"snapshot/cassandra"}},
 	{"github.com/cockroachdb/pebble", []string{"checkpoint"}},
 	{"github.com/vmihailenco/msgpack", []string{"journal"}},
+	{"github.com/spf13/", []string{"cmd/sopd"}},
+	{"github.com/prometheus/", []string{"httpapi", "cmd/sopd"}},
 }
 
 // TestImportsConfined fails when a package imports a confined client

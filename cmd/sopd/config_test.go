@@ -1,0 +1,329 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sopd/sop"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// clearEnv unsets every SOP_ variable for the test, so the caller's
+// environment does not leak in.
+func clearEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "SOP_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+// loadServe parses args as serve's flags, with env set, and loads the
+// configuration.
+func loadServe(t *testing.T, env map[string]string, args ...string) (*serveConfig, error) {
+	t.Helper()
+	clearEnv(t)
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	fs.SetOutput(&strings.Builder{})
+	c := newServeConfig(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return c, c.load()
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestServeDefaults(t *testing.T) {
+	c, err := loadServe(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The contract's table.
+	if c.data != "./data" || c.http != "127.0.0.1:7070" || c.natsURL != "" || c.natsListen != "127.0.0.1:4250" ||
+		c.redisURL != "" || c.nodeID != "" || c.journalRetain != 10000 || c.config != "" {
+		t.Errorf("defaults differ from CONTRACT.md: %+v", c)
+	}
+	o := c.dbOptions(nil)
+	if o.JournalSync != sop.SyncAlways || o.JournalSyncInterval != time.Second || o.CacheSize != 64<<20 || o.PageSize != 0 ||
+		o.CheckpointEntries != 10000 || o.CheckpointInterval != 5*time.Second || o.Dir != "./data" || o.NATSListen != "127.0.0.1:4250" {
+		t.Errorf("sop.Options = %+v", o)
+	}
+	a := c.apiOptions(c.logger(os.Stderr))
+	if a.Tokens != nil || a.MaxKeySize != 4096 || a.MaxValueSize != 4<<20 || a.MaxBodySize != 16<<20 {
+		t.Errorf("httpapi.Options = %+v", a)
+	}
+}
+
+// TestServePrecedence checks flag > environment > config file > default,
+// for each config file format.
+func TestServePrecedence(t *testing.T) {
+	files := map[string]string{
+		"sopd.yaml": "data: /from/file\nhttp: 127.0.0.1:1\ncache-size: 32MiB\njournal-sync: interval\nnats-listen: 127.0.0.1:9\ncheckpoint-entries: 77\n",
+		"sopd.toml": "data = \"/from/file\"\nhttp = \"127.0.0.1:1\"\ncache-size = \"32MiB\"\njournal-sync = \"interval\"\nnats-listen = \"127.0.0.1:9\"\ncheckpoint-entries = 77\n",
+		"sopd.json": `{"data":"/from/file","http":"127.0.0.1:1","cache-size":"32MiB","journal-sync":"interval","nats-listen":"127.0.0.1:9","checkpoint-entries":77}`,
+	}
+	for name, text := range files {
+		t.Run(name, func(t *testing.T) {
+			path := writeFile(t, name, text)
+			env := map[string]string{"SOP_HTTP": "127.0.0.1:2", "SOP_CACHE_SIZE": "16MiB", "SOP_NATS_LISTEN": ""}
+			c, err := loadServe(t, env, "--config", path, "--cache-size", "8MiB")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, check := range []struct {
+				name      string
+				got, want any
+			}{
+				{"data (file over default)", c.data, "/from/file"},
+				{"http (env over file)", c.http, "127.0.0.1:2"},
+				{"cache-size (flag over env)", c.cacheSize, int64(8 << 20)},
+				{"journal-sync (file)", c.journalSync, "interval"},
+				{"nats-listen (empty env over file)", c.natsListen, ""},
+				{"checkpoint-entries (file number)", c.checkpointEntries, 77},
+				{"journal-retain (default)", c.journalRetain, 10000},
+			} {
+				if check.got != check.want {
+					t.Errorf("%s = %v, want %v", check.name, check.got, check.want)
+				}
+			}
+		})
+	}
+	t.Run("SOP_CONFIG", func(t *testing.T) {
+		env := writeFile(t, "env.yaml", "data: /env-file\n")
+		flag := writeFile(t, "flag.yaml", "data: /flag-file\n")
+		c, err := loadServe(t, map[string]string{"SOP_CONFIG": env})
+		if err != nil || c.data != "/env-file" {
+			t.Errorf("SOP_CONFIG: data = %q, %v", c.data, err)
+		}
+		c, err = loadServe(t, map[string]string{"SOP_CONFIG": env}, "--config", flag)
+		if err != nil || c.data != "/flag-file" {
+			t.Errorf("--config over SOP_CONFIG: data = %q, %v", c.data, err)
+		}
+	})
+}
+
+func TestServeBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		file string // YAML text, or "name.ext:text"
+		args []string
+		want []string // substrings of the error
+	}{
+		{name: "flag size", args: []string{"--cache-size", "lots"}, want: []string{"--cache-size", "not a size"}},
+		{name: "env size", env: map[string]string{"SOP_CACHE_SIZE": "lots"}, want: []string{"SOP_CACHE_SIZE", "not a size", "64MiB"}},
+		{name: "file size", file: "cache-size: lots", want: []string{"key cache-size", "not a size"}},
+		{name: "size too small", args: []string{"--cache-size", "1KiB"}, want: []string{"out of range"}},
+		{name: "retain zero", env: map[string]string{"SOP_JOURNAL_RETAIN": "0"}, want: []string{"SOP_JOURNAL_RETAIN", "out of range"}},
+		{name: "retain negative", args: []string{"--journal-retain", "-5"}, want: []string{"--journal-retain", "out of range"}},
+		{name: "retain not a number", file: "journal-retain: many", want: []string{"key journal-retain", "not a whole number"}},
+		{name: "sync mode", env: map[string]string{"SOP_JOURNAL_SYNC": "sometimes"}, want: []string{"SOP_JOURNAL_SYNC", "always, interval"}},
+		{name: "sync interval", args: []string{"--journal-sync-interval", "0s"}, want: []string{"--journal-sync-interval", "positive duration"}},
+		{name: "checkpoint interval", file: "checkpoint-interval: soon", want: []string{"checkpoint-interval", "positive duration"}},
+		{name: "page size", args: []string{"--page-size", "12KiB"}, want: []string{"--page-size", "power of two"}},
+		{name: "page size range", args: []string{"--page-size", "1MiB"}, want: []string{"--page-size", "out of range"}},
+		{name: "max key size", env: map[string]string{"SOP_MAX_KEY_SIZE": "8KiB"}, want: []string{"SOP_MAX_KEY_SIZE", "out of range"}},
+		{name: "http", args: []string{"--http", "7070"}, want: []string{"--http", "host:port"}},
+		{name: "http port", env: map[string]string{"SOP_HTTP": "127.0.0.1:http"}, want: []string{"SOP_HTTP", "port"}},
+		{name: "nats listen", file: "nats-listen: nowhere", want: []string{"key nats-listen", "host:port"}},
+		{name: "nats url", args: []string{"--nats-url", "10.0.0.1:4222"}, want: []string{"--nats-url", "nats://"}},
+		{name: "nats url scheme", args: []string{"--nats-url", "http://10.0.0.1:4222"}, want: []string{"--nats-url", "scheme"}},
+		{name: "node id", args: []string{"--node-id", "a b"}, want: []string{"--node-id", "node id"}},
+		{name: "log level", env: map[string]string{"SOP_LOG_LEVEL": "loud"}, want: []string{"SOP_LOG_LEVEL", "debug, info, warn, error"}},
+		{name: "log format", args: []string{"--log-format", "xml"}, want: []string{"--log-format", "text, json"}},
+		{name: "empty data", args: []string{"--data", ""}, want: []string{"--data", "empty"}},
+		{name: "redis", env: map[string]string{"SOP_REDIS_URL": "redis://10.0.0.2:6379"}, want: []string{"SOP_REDIS_URL", "cluster mode", "not built yet", "needs no Redis"}},
+		{name: "auth tokens missing", args: []string{"--auth-tokens", "/nonexistent/tokens"}, want: []string{"--auth-tokens", "no such file"}},
+		{name: "unknown keys", file: "data: x\ncolour: blue\nhttp_addr: y\n", want: []string{"unknown keys colour, http_addr"}},
+		{name: "nested key", file: "nats:\n  url: nats://x:1\n", want: []string{"unknown keys nats.url"}},
+		{name: "config key in file", file: "config: other.yaml\n", want: []string{"unknown keys config"}},
+		{name: "list value", file: "data: [a, b]\n", want: []string{"key data", "single value"}},
+		{name: "bad yaml", file: "data: [unclosed\n", want: []string{"does not parse as yaml"}},
+		{name: "bad json", file: "c.json:{\"data\":", want: []string{"does not parse as json"}},
+		{name: "unknown extension", file: "c.ini:data=x", want: []string{"extensions .yaml, .yml, .toml, .json"}},
+		{name: "missing file", args: []string{"--config", "/nonexistent/sopd.yaml"}, want: []string{"--config", "/nonexistent/sopd.yaml"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if tc.file != "" {
+				name, text := "sopd.yaml", tc.file
+				if n, rest, ok := strings.Cut(tc.file, ":"); ok && strings.Contains(n, ".") {
+					name, text = n, rest
+				}
+				args = append([]string{"--config", writeFile(t, name, text)}, args...)
+			}
+			_, err := loadServe(t, tc.env, args...)
+			if err == nil {
+				t.Fatalf("no error; want one mentioning %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestServeNeedsAuthBeyondLoopback(t *testing.T) {
+	tokens := writeFile(t, "tokens", "admin 0123456789abcdef0123\n")
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:7070", true},
+		{"127.1.2.3:7070", true},
+		{"[::1]:7070", true},
+		{"localhost:7070", true},
+		{"0.0.0.0:7070", false},
+		{":7070", false},
+		{"[::]:7070", false},
+		{"10.1.2.3:7070", false},
+		{"sop.example.com:7070", false},
+	} {
+		_, err := loadServe(t, nil, "--http", tc.addr)
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("--http %s: %v", tc.addr, err)
+		case !tc.ok && err == nil:
+			t.Errorf("--http %s without auth: no error", tc.addr)
+		case !tc.ok && (!strings.Contains(err.Error(), "--auth-tokens") || !strings.Contains(err.Error(), "--tls-cert")):
+			t.Errorf("--http %s: %q does not say to give --auth-tokens and TLS", tc.addr, err)
+		}
+		if !tc.ok {
+			if c, err := loadServe(t, nil, "--http", tc.addr, "--auth-tokens", tokens); err != nil || c.tokens == nil {
+				t.Errorf("--http %s with --auth-tokens: %v", tc.addr, err)
+			}
+		}
+	}
+	_, err := loadServe(t, map[string]string{"SOP_HTTP": "0.0.0.0:7070"})
+	if err == nil || !strings.Contains(err.Error(), "SOP_HTTP") {
+		t.Errorf("SOP_HTTP beyond loopback: %v, want an error naming SOP_HTTP", err)
+	}
+}
+
+func TestServeTLSPair(t *testing.T) {
+	cert, key := selfSigned(t)
+	for _, args := range [][]string{{"--tls-cert", cert}, {"--tls-key", key}} {
+		_, err := loadServe(t, nil, args...)
+		if err == nil || !strings.Contains(err.Error(), "--tls-cert") || !strings.Contains(err.Error(), "--tls-key") {
+			t.Errorf("%v: %v, want an error naming both flags", args, err)
+		}
+	}
+	if _, err := loadServe(t, nil, "--tls-cert", key, "--tls-key", cert); err == nil {
+		t.Error("swapped TLS files: no error")
+	}
+	c, err := loadServe(t, map[string]string{"SOP_TLS_CERT": cert, "SOP_TLS_KEY": key})
+	if err != nil || c.cert == nil {
+		t.Fatalf("a good TLS pair from the environment: %v", err)
+	}
+	// TLS alone does not open a node to the network without tokens.
+	if _, err := loadServe(t, nil, "--tls-cert", cert, "--tls-key", key, "--http", "0.0.0.0:7443"); err == nil || !strings.Contains(err.Error(), "--auth-tokens") {
+		t.Errorf("TLS without tokens beyond loopback: %v", err)
+	}
+}
+
+// selfSigned writes a self-signed certificate and its key.
+func selfSigned(t *testing.T) (certPath, keyPath string) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath = writeFile(t, "cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	keyPath = writeFile(t, "key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})))
+	return certPath, keyPath
+}
+
+func TestSizeValue(t *testing.T) {
+	var n int64
+	v := &sizeValue{p: &n, min: 1, max: 1 << 40}
+	for in, want := range map[string]int64{"4096": 4096, "4KiB": 4096, "64mib": 64 << 20, "1 GiB": 1 << 30, "10b": 10} {
+		if err := v.Set(in); err != nil || n != want {
+			t.Errorf("Set(%q) = %d, %v; want %d", in, n, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "1.5MiB", "64MB", "9999999999GiB", "0"} {
+		if err := v.Set(in); err == nil {
+			t.Errorf("Set(%q) = %d, want an error", in, n)
+		}
+	}
+	if s := formatSize(64 << 20); s != "64MiB" {
+		t.Errorf("formatSize(64MiB) = %q", s)
+	}
+}
+
+func TestRemoteSettings(t *testing.T) {
+	newRemote := func(env map[string]string, args ...string) (*remote, error) {
+		clearEnv(t)
+		for k, v := range env {
+			t.Setenv(k, v)
+		}
+		cmd := &cobra.Command{Use: "x"}
+		r := addRemote(cmd)
+		if err := cmd.Flags().Parse(args); err != nil {
+			return nil, err
+		}
+		_, err := r.client()
+		return r, err
+	}
+	r, err := newRemote(map[string]string{"SOP_ENDPOINT": "http://10.0.0.1:7070", "SOP_DOMAIN": "orders", "SOP_TIMEOUT": "3s"})
+	if err != nil || r.endpoint != "http://10.0.0.1:7070" || r.domain != "orders" || r.timeout != 3*time.Second {
+		t.Errorf("from the environment: %+v, %v", r, err)
+	}
+	r, err = newRemote(map[string]string{"SOP_ENDPOINT": "http://10.0.0.1:7070"}, "--endpoint", "http://10.0.0.2:7070")
+	if err != nil || r.endpoint != "http://10.0.0.2:7070" {
+		t.Errorf("flag over environment: %q, %v", r.endpoint, err)
+	}
+	tok := writeFile(t, "tok", "  secret-token-0123456789\n")
+	if _, err := newRemote(map[string]string{"SOP_TOKEN": "x"}, "--token-file", tok); err == nil || !strings.Contains(err.Error(), "one way") {
+		t.Errorf("token and token file: %v", err)
+	}
+	if _, err := newRemote(nil, "--token-file", writeFile(t, "empty", "\n")); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("empty token file: %v", err)
+	}
+	if _, err := newRemote(map[string]string{"SOP_ENDPOINT": "ftp://x"}); err == nil || !strings.Contains(err.Error(), "SOP_ENDPOINT") {
+		t.Errorf("bad endpoint from the environment: %v", err)
+	}
+	if _, err := newRemote(map[string]string{"SOP_TIMEOUT": "soon"}); err == nil || !strings.Contains(err.Error(), "SOP_TIMEOUT") {
+		t.Errorf("bad timeout from the environment: %v", err)
+	}
+	if _, err := newRemote(nil, "--cacert", tok); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Errorf("a CA file without a certificate: %v", err)
+	}
+}
