@@ -55,6 +55,9 @@ func (d *domain) submit(ctx context.Context, req *commitReq) commitResult {
 	if err := d.failure(); err != nil {
 		return commitResult{err: err}
 	}
+	if d.db.opts.Follower {
+		return commitResult{err: fmt.Errorf("%w: this node follows domain %s's journal; write through the leader", ErrNotLeader, d.name)}
+	}
 	req.ctx = ctx
 	req.done = make(chan commitResult, 1)
 	select {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/sopd/sop/checkpoint"
 	"github.com/sopd/sop/journal"
+	"github.com/sopd/sop/snapshot"
+	"github.com/sopd/sop/snapshot/objstore"
 )
 
 // DefaultDomain exists on every node.
@@ -46,7 +48,8 @@ type DB struct {
 	ckpt   *checkpoint.Store
 	server *journal.Server // nil with an external NATS cluster
 	conn   *journal.Conn
-	maxMsg int // largest encoded entry the journal accepts
+	maxMsg int            // largest encoded entry the journal accepts
+	snaps  snapshot.Store // where snapshots are kept
 
 	mu      sync.RWMutex
 	domains map[string]*domain // guarded by mu
@@ -79,6 +82,9 @@ func Open(ctx context.Context, opts Options) (_ *DB, err error) {
 	if err := db.connect(); err != nil {
 		return nil, err
 	}
+	if err := db.openSnapshots(ctx); err != nil {
+		return nil, err
+	}
 	names, err := db.ckpt.Domains()
 	if err != nil {
 		return nil, err
@@ -95,6 +101,32 @@ func Open(ctx context.Context, opts Options) (_ *DB, err error) {
 		}
 	}
 	return db, nil
+}
+
+// openSnapshots sets the snapshot store: Options.Snapshots, the JetStream
+// object store of the node's connection, or the directory Dir/snapshots.
+func (db *DB) openSnapshots(ctx context.Context) error {
+	switch {
+	case db.opts.Snapshots != nil:
+		db.snaps = db.opts.Snapshots
+	case db.opts.SnapshotsInJetStream:
+		js, err := db.conn.JetStream()
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		st, err := objstore.New(ctx, js, objstore.Options{Replicas: db.opts.JournalReplicas})
+		if err != nil {
+			return fmt.Errorf("%w: snapshot store: %w", ErrUnavailable, err)
+		}
+		db.snaps = st
+	default:
+		st, err := snapshot.NewDir(filepath.Join(db.dir, "snapshots"))
+		if err != nil {
+			return err
+		}
+		db.snaps = st
+	}
+	return nil
 }
 
 // lockDir creates Dir and takes an exclusive lock on Dir/LOCK, so two

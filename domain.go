@@ -15,6 +15,7 @@ import (
 	"github.com/sopd/sop/checkpoint"
 	"github.com/sopd/sop/journal"
 	"github.com/sopd/sop/projector"
+	"github.com/sopd/sop/replay"
 )
 
 // view is one published state of a domain: the B-tree version holding
@@ -43,6 +44,13 @@ type domain struct {
 
 	feed    *feed         // the newest change events, for watchers
 	commits atomic.Uint64 // entries this node appended
+
+	snapMu     sync.Mutex    // one snapshot at a time
+	snapSeq    atomic.Uint64 // seq of the newest snapshot known
+	snapAt     atomic.Int64  // when it was taken, Unix nanoseconds
+	snapping   atomic.Bool   // an automatic snapshot is running
+	snapWG     sync.WaitGroup
+	cpSeqSaved atomic.Uint64 // seq of the last saved checkpoint, for truncation
 
 	skipMu  sync.Mutex
 	skipped map[uint64]struct{} // seqs of journal entries applying skipped (bad or rejected); guarded by skipMu
@@ -82,6 +90,26 @@ func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error)
 		loopDone: make(chan struct{}), cpDone: make(chan struct{}),
 		ids: newRecentIDs(recentIDsKept),
 	}
+	if d.journal, err = db.conn.Open(ctx, name, journal.StreamOptions{Replicas: db.opts.JournalReplicas}); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	d.snapAt.Store(time.Now().UnixNano())
+	if metas, err := db.snaps.List(ctx, name); err != nil {
+		d.log.Warn("cannot list snapshots", "err", err)
+	} else if len(metas) > 0 {
+		d.snapSeq.Store(metas[0].Seq)
+		d.snapAt.Store(metas[0].Created.UnixNano())
+	}
+	first, _, err := d.journal.Bounds(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if rec.Applied+1 < uint64(first) {
+		d.log.Info("the journal starts after this node's checkpoint: restoring a snapshot", "checkpoint", rec.Applied, "journal_first", first)
+		if rec, err = db.restoreNewest(ctx, name, rec.Incarnation, uint64(first)-1); err != nil {
+			return nil, err
+		}
+	}
 	if err := d.openForest(rec); err != nil {
 		return nil, err
 	}
@@ -90,15 +118,17 @@ func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error)
 			d.forest.Close()
 		}
 	}()
-	if d.journal, err = db.conn.Open(ctx, name, journal.StreamOptions{Replicas: db.opts.JournalReplicas}); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
 	if err := d.replay(ctx, nil); err != nil {
 		return nil, err
 	}
 	d.hist = newHistory(d.last, db.opts.ConflictHistory)
 	d.cpSeq = rec.Applied
-	go d.run()
+	d.cpSeqSaved.Store(rec.Applied)
+	if db.opts.Follower {
+		go d.follow()
+	} else {
+		go d.run()
+	}
 	go d.checkpointer()
 	return d, nil
 }
@@ -119,6 +149,9 @@ func (d *domain) openForest(rec checkpoint.Domain) error {
 			return fmt.Errorf("remove uncheckpointed page file: %w", err)
 		}
 	} else {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: domain %s: the checkpoint at seq %d names pages in %s, which is missing: restore a snapshot (sopd restore), or move the data dir aside to rebuild from the journal", ErrDomainFailed, d.name, rec.Applied, path)
+		}
 		if err := cp.UnmarshalBinary(rec.Forest); err != nil {
 			return fmt.Errorf("checkpoint of domain %s: %w", d.name, err)
 		}
@@ -156,17 +189,21 @@ func (d *domain) replay(ctx context.Context, onApplied func(journal.Record, *jou
 	case journal.Seq(d.last)+1 < first:
 		return fmt.Errorf("%w: the checkpoint is at seq %d but the journal starts at %d: restore a snapshot", journal.ErrCompacted, d.last, first)
 	}
-	for journal.Seq(d.last) < last {
-		recs, err := d.journal.Read(ctx, journal.Seq(d.last+1), replayChunk)
-		if err != nil {
-			return fmt.Errorf("%w: read journal: %w", ErrUnavailable, err)
-		}
-		if len(recs) == 0 {
-			break
-		}
-		if err := d.applyRecords(recs, onApplied); err != nil {
-			return err
-		}
+	if journal.Seq(d.last) == last {
+		return nil
+	}
+	var applyErr error
+	p, err := replay.Run(ctx, d.journal, d.last+1, func(recs []journal.Record) error {
+		applyErr = d.applyRecords(recs, onApplied)
+		return applyErr
+	}, replay.Options{Chunk: replayChunk, Report: func(p replay.Progress) {
+		d.log.Info("replaying the journal", "applied", p.Applied, "target", p.Target, "entries", p.Entries, "rate", int(p.Rate()), "lag", p.Lag(), "eta", p.ETA().Round(time.Second), "done", p.Done)
+	}})
+	switch {
+	case applyErr != nil:
+		return applyErr
+	case err != nil:
+		return fmt.Errorf("%w: replay the journal of %s from seq %d: %w", ErrUnavailable, d.name, p.Applied+1, err)
 	}
 	return nil
 }
@@ -326,7 +363,9 @@ func (d *domain) checkpointer() {
 		}
 		if err := d.checkpoint(); err != nil {
 			d.log.Error("checkpoint failed; retrying at the next interval", "err", err)
+			continue
 		}
+		d.maybeSnapshot()
 	}
 }
 
@@ -362,7 +401,40 @@ func (d *domain) checkpoint() error {
 	}
 	d.sinceCP.Store(0)
 	d.cpSeq = saved.seq
+	d.cpSeqSaved.Store(saved.seq)
 	return nil
+}
+
+// maybeSnapshot starts an automatic snapshot, in the background, when the
+// policy says one is due and none is running.
+func (d *domain) maybeSnapshot() {
+	opts := d.db.opts
+	applied, last := d.applied(), d.snapSeq.Load()
+	if applied <= last {
+		return
+	}
+	due := opts.SnapshotEntries > 0 && applied-last >= uint64(opts.SnapshotEntries)
+	if opts.SnapshotInterval > 0 && time.Since(time.Unix(0, d.snapAt.Load())) >= opts.SnapshotInterval {
+		due = true
+	}
+	if !due || !d.snapping.CompareAndSwap(false, true) {
+		return
+	}
+	d.snapWG.Go(func() {
+		defer d.snapping.Store(false)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-d.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		if _, err := d.takeSnapshot(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("automatic snapshot failed; retrying at the next checkpoint", "err", err)
+		}
+	})
 }
 
 // close stops the leader loop (failing queued commits with ErrClosed) and
@@ -372,6 +444,7 @@ func (d *domain) close() error {
 	<-d.loopDone
 	d.feed.close()
 	<-d.cpDone
+	d.snapWG.Wait()
 	var errs []error
 	if d.failure() == nil {
 		errs = append(errs, d.checkpoint())

@@ -56,4 +56,7 @@ var (
 	// ErrDomainFailed: the domain's projection hit an error it cannot go on
 	// from (a page-file I/O error or corruption); reopen the DB.
 	ErrDomainFailed = errors.New("sop: domain failed")
+	// ErrNotLeader: a write on a node that follows the journal (Options.
+	// Follower) and commits nothing itself; send it to the leader.
+	ErrNotLeader = errors.New("sop: not the leader")
 )

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/sopd/sop/snapshot"
 )
 
 // JournalSync is the durability the embedded journal server gives an
@@ -88,6 +90,31 @@ type Options struct {
 	// behind while reading the newest events is cut off (ErrWatcherBehind).
 	WatchHistory      int
 	WatchHistoryBytes int
+	// Snapshots keeps the domains' snapshots; nil: a directory store at
+	// Dir/snapshots. SnapshotKeep is how many of each domain's newest are
+	// kept (default 3).
+	Snapshots    snapshot.Store
+	SnapshotKeep int
+	// SnapshotsInJetStream keeps snapshots in the JetStream object store
+	// (bucket SOP_SNAPSHOTS, with JournalReplicas replicas) of the node's
+	// own NATS connection instead of Dir/snapshots; ignored when Snapshots
+	// is set.
+	SnapshotsInJetStream bool
+	// SnapshotEntries and SnapshotInterval: a domain is snapshotted
+	// automatically once this many entries were applied since its last
+	// snapshot (default 100000), or this long after it when any were
+	// (default 1 hour). Negative turns that trigger off.
+	SnapshotEntries  int
+	SnapshotInterval time.Duration
+	// JournalRetain is how many entries before the newest snapshot the
+	// journal keeps when a snapshot truncates it (default 10000), so that
+	// nodes and watchers a little behind need no snapshot.
+	JournalRetain uint64
+	// Follower makes the node a replica: every domain applies its journal
+	// as other nodes append to it (restoring a snapshot first when the
+	// journal no longer reaches back to the node's checkpoint), serves
+	// reads and watches, and answers writes with ErrNotLeader.
+	Follower bool
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -125,6 +152,18 @@ func (o *Options) setDefaults() error {
 	}
 	if o.WatchHistoryBytes <= 0 {
 		o.WatchHistoryBytes = 64 << 20
+	}
+	if o.SnapshotKeep <= 0 {
+		o.SnapshotKeep = 3
+	}
+	if o.SnapshotEntries == 0 {
+		o.SnapshotEntries = 100000
+	}
+	if o.SnapshotInterval == 0 {
+		o.SnapshotInterval = time.Hour
+	}
+	if o.JournalRetain == 0 {
+		o.JournalRetain = 10000
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

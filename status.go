@@ -22,6 +22,7 @@ type DomainStatus struct {
 	JournalFirst uint64 // the journal's first seq (0 when empty)
 	JournalLast  uint64 // the journal's last seq
 	Commits      uint64 // transactions this node committed to it since it opened
+	SnapshotSeq  uint64 // seq of the newest snapshot this node knows of (0: none)
 	Err          error  // why the domain failed (ErrDomainFailed); nil when healthy
 }
 
@@ -37,10 +38,14 @@ func (db *DB) Status(ctx context.Context) ([]DomainStatus, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: domain %s: %w", ErrUnavailable, name, err)
 		}
+		role := RoleLeader
+		if db.opts.Follower {
+			role = RoleFollower
+		}
 		out = append(out, DomainStatus{
-			Name: name, Role: RoleLeader, Applied: d.applied(),
+			Name: name, Role: role, Applied: d.applied(),
 			JournalFirst: uint64(first), JournalLast: uint64(last),
-			Commits: d.commits.Load(), Err: d.failure(),
+			Commits: d.commits.Load(), SnapshotSeq: d.snapSeq.Load(), Err: d.failure(),
 		})
 	}
 	return out, nil

@@ -29,6 +29,7 @@ type CompactedError struct {
 	From     uint64 // the seq asked for
 	FirstSeq uint64 // the first seq that can be asked for now
 	Reason   string // what removed it
+	Snapshot string // the newest snapshot's ID, to restore from; empty when there is none
 }
 
 func (e *CompactedError) Error() string {
@@ -128,6 +129,17 @@ func (db *DB) Watch(ctx context.Context, domain string, opts WatchOptions) (*Wat
 	}
 	opts.Prefix = bytes.Clone(opts.Prefix)
 	w := &Watcher{d: d, opts: opts}
+	if opts.From != 0 {
+		// A position below the journal's first seq is gone, even while
+		// this node's feed still holds it: every node answers alike.
+		first, _, err := d.journal.Bounds(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if journal.Seq(opts.From) < first {
+			return nil, &CompactedError{Domain: d.name, From: opts.From, FirstSeq: uint64(first), Reason: "the journal was truncated below it", Snapshot: d.newestSnapshot(ctx)}
+		}
+	}
 	f := d.feed
 	f.mu.RLock()
 	floor, seq := f.floor, f.seq
@@ -143,13 +155,6 @@ func (db *DB) Watch(ctx context.Context, domain string, opts WatchOptions) (*Wat
 	if opts.OldValues {
 		return nil, &CompactedError{Domain: d.name, From: opts.From, FirstSeq: floor + 1,
 			Reason: "old values are kept in memory for the newest events only; watch without old values, or from a later seq"}
-	}
-	first, _, err := d.journal.Bounds(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	if journal.Seq(opts.From) < first {
-		return nil, &CompactedError{Domain: d.name, From: opts.From, FirstSeq: uint64(first), Reason: "the journal was truncated below it"}
 	}
 	w.next = opts.From
 	return w, nil
@@ -257,7 +262,7 @@ func (w *Watcher) fromJournal(ctx context.Context) error {
 		var cerr *journal.CompactedError
 		switch {
 		case errors.As(err, &cerr):
-			return &CompactedError{Domain: d.name, From: w.next, FirstSeq: uint64(cerr.First), Reason: "the journal was truncated below it"}
+			return &CompactedError{Domain: d.name, From: w.next, FirstSeq: uint64(cerr.First), Reason: "the journal was truncated below it", Snapshot: d.newestSnapshot(ctx)}
 		case err != nil && ctx.Err() != nil:
 			return ctx.Err()
 		case err != nil:

@@ -496,8 +496,12 @@ func TestStatusAndHash(t *testing.T) {
 	if hseq != wseq || string(sum) != string(want) || len(sum) != 32 {
 		t.Errorf("Hash = %d %x, want %d %x", hseq, sum, wseq, want)
 	}
-	if _, err := n.c.TakeSnapshot(ctx, "default"); !errors.Is(err, client.ErrNotImplemented) {
-		t.Errorf("TakeSnapshot = %v, want ErrNotImplemented until snapshots exist", err)
+	snap, err := n.c.TakeSnapshot(ctx, "default")
+	if err != nil || snap.Seq != hseq || snap.ID == "" {
+		t.Errorf("TakeSnapshot = %+v, %v; want one at seq %d", snap, err, hseq)
+	}
+	if list, err := n.c.Snapshots(ctx, "default"); err != nil || len(list) != 1 || list[0].ID != snap.ID {
+		t.Errorf("Snapshots = %+v, %v; want the one taken", list, err)
 	}
 	if err := n.c.Ready(ctx); err != nil {
 		t.Errorf("Ready: %v", err)

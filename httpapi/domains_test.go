@@ -146,9 +146,27 @@ func TestHealth(t *testing.T) {
 }
 
 // TestSnapshotsNotBuilt: the snapshot routes answer 501 for now.
-func TestSnapshotsNotBuilt(t *testing.T) {
+func TestSnapshots(t *testing.T) {
 	e := newEnv(t, Options{})
-	e.fails(http.StatusNotImplemented, "not_implemented", "POST", "/v1/domains/default/snapshots", nil)
-	e.fails(http.StatusNotImplemented, "not_implemented", "GET", "/v1/domains/default/snapshots", nil)
+	e.store("s", nil)
+	e.put("s", "k", `1`)
+	var list struct {
+		Snapshots []snapshotJSON `json:"snapshots"`
+	}
+	e.must(http.StatusOK, "GET", "/v1/domains/default/snapshots", nil).decode(t, &list)
+	if len(list.Snapshots) != 0 {
+		t.Fatalf("snapshots of a new node: %+v", list)
+	}
+	var taken snapshotJSON
+	e.must(http.StatusOK, "POST", "/v1/domains/default/snapshots", nil).decode(t, &taken)
+	if taken.Seq != 2 || taken.ID == "" || taken.Bytes == 0 || taken.Created.IsZero() {
+		t.Fatalf("snapshot taken: %+v", taken)
+	}
+	e.must(http.StatusOK, "GET", "/v1/domains/default/snapshots", nil).decode(t, &list)
+	if len(list.Snapshots) != 1 || list.Snapshots[0] != taken {
+		t.Fatalf("snapshots listed: %+v, want [%+v]", list, taken)
+	}
 	e.fails(http.StatusNotFound, "domain_not_found", "GET", "/v1/domains/nope/snapshots", nil)
+	e.fails(http.StatusNotFound, "domain_not_found", "POST", "/v1/domains/nope/snapshots", nil)
+	e.fails(http.StatusBadRequest, "bad_param", "POST", "/v1/domains/default/snapshots?x=1", nil)
 }

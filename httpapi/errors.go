@@ -8,6 +8,7 @@ import (
 
 	"github.com/sopd/sop"
 	"github.com/sopd/sop/index"
+	"github.com/sopd/sop/snapshot"
 )
 
 // Errors of the HTTP layer: request mistakes this package finds itself,
@@ -101,6 +102,9 @@ var answers = []struct {
 	{sop.ErrUnavailable, answer{http.StatusServiceUnavailable, "unavailable", true}},
 	{sop.ErrClosed, answer{http.StatusServiceUnavailable, "unavailable", true}},
 	{sop.ErrDomainFailed, answer{http.StatusServiceUnavailable, "unavailable", true}},
+	{sop.ErrNotLeader, answer{http.StatusServiceUnavailable, "not_leader", true}},
+	{snapshot.ErrNotFound, answer{http.StatusNotFound, "snapshot_not_found", false}},
+	{sop.ErrNoSnapshot, answer{http.StatusServiceUnavailable, "unavailable", true}},
 	{sop.ErrTooLarge, answer{http.StatusRequestEntityTooLarge, "too_large", false}},
 	{sop.ErrBadName, answer{http.StatusBadRequest, "bad_name", false}},
 	{sop.ErrBadKey, answer{http.StatusBadRequest, "bad_key", false}},
@@ -143,8 +147,7 @@ type errorBody struct {
 }
 
 // compactedBody is the 410 answer: it adds the first seq still available
-// and the newest snapshot to restore from (always null until snapshots
-// exist).
+// and the newest snapshot to restore from (null when there is none).
 type compactedBody struct {
 	errorBody
 	FirstSeq uint64  `json:"first_seq"`
@@ -184,7 +187,11 @@ func (s *Server) writeError(w *recorder, r *http.Request, err error) {
 	body := errorBody{Error: a.code, Message: messageFor(err, a)}
 	var ce *sop.CompactedError
 	if errors.As(err, &ce) {
-		writeJSON(w, a.status, compactedBody{errorBody: body, FirstSeq: ce.FirstSeq})
+		cb := compactedBody{errorBody: body, FirstSeq: ce.FirstSeq}
+		if ce.Snapshot != "" {
+			cb.Snapshot = &ce.Snapshot
+		}
+		writeJSON(w, a.status, cb)
 		return
 	}
 	writeJSON(w, a.status, body)

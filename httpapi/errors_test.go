@@ -149,7 +149,7 @@ func TestErrorTable(t *testing.T) {
 		{"GET", d + "/watch?store=people&prefix=Smith", "", 400, "bad_key"},
 		{"GET", d + "/watch?since=1", "", 400, "bad_param"},
 		// Snapshots.
-		{"POST", d + "/snapshots", "", 501, "not_implemented"},
+		{"POST", "/v1/domains/nope/snapshots", "", 404, "domain_not_found"},
 	}
 	for _, tt := range tests {
 		r := e.do(tt.method, tt.path, tt.body)

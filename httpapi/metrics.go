@@ -99,7 +99,7 @@ func newDBCollector(db *sop.DB) *dbCollector {
 		applied:     prometheus.NewDesc("sop_applied_seq", "The last journal seq this node applied to the domain.", domain, nil),
 		last:        prometheus.NewDesc("sop_journal_last_seq", "The domain journal's last seq.", domain, nil),
 		lag:         prometheus.NewDesc("sop_replay_lag_entries", "Journal entries this node has not applied yet (journal last - applied).", domain, nil),
-		snapshotSeq: prometheus.NewDesc("sop_snapshot_last_seq", "Seq of the domain's newest snapshot (0: none; snapshots are not built yet).", domain, nil),
+		snapshotSeq: prometheus.NewDesc("sop_snapshot_last_seq", "Seq of the domain's newest snapshot this node knows of (0: none).", domain, nil),
 		failovers:   prometheus.NewDesc("sop_failover_count", "Storage failovers this node went through (always 0 until failover exists).", nil, nil),
 	}
 }
@@ -131,6 +131,6 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.applied, prometheus.GaugeValue, float64(d.Applied), d.Name)
 		ch <- prometheus.MustNewConstMetric(c.last, prometheus.GaugeValue, float64(d.JournalLast), d.Name)
 		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, lag, d.Name)
-		ch <- prometheus.MustNewConstMetric(c.snapshotSeq, prometheus.GaugeValue, 0, d.Name)
+		ch <- prometheus.MustNewConstMetric(c.snapshotSeq, prometheus.GaugeValue, float64(d.SnapshotSeq), d.Name)
 	}
 }

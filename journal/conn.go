@@ -74,3 +74,13 @@ func (c *Conn) MaxPayload() int64 { return c.nc.MaxPayload() }
 
 // Close closes the connection.
 func (c *Conn) Close() { c.nc.Close() }
+
+// JetStream returns the connection's JetStream context, for the parts of
+// sop that keep other things in JetStream (the snapshot object store).
+func (c *Conn) JetStream() (jetstream.JetStream, error) {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return js, nil
+}

@@ -34,11 +34,24 @@ var _ TreeReader = (*btree.Reader)(nil)
 //
 // where str is a uvarint length followed by the bytes.
 func Hash(r TreeReader, cat *Catalog) ([]byte, error) {
+	return HashVisit(r, cat, nil)
+}
+
+// HashVisit is Hash that also shows every item to visit (when not nil) in
+// the order it hashes them: the stores of cat.Stores() in turn (store is
+// the index), each in key order; item is the stored item (see AppendItem),
+// valid only during the call. An error from visit stops the walk and is
+// returned.
+func HashVisit(r TreeReader, cat *Catalog, visit func(store int, key, item []byte) error) ([]byte, error) {
 	h := hasher{h: sha256.New()}
 	h.uvarint(hashVersion)
 	stores := cat.Stores()
 	h.uvarint(uint64(len(stores)))
-	for _, s := range stores {
+	for i, s := range stores {
+		h.visit = nil
+		if visit != nil {
+			h.visit = func(key, item []byte) error { return visit(i, key, item) }
+		}
 		if err := h.store(r, s); err != nil {
 			return nil, fmt.Errorf("hash store %q: %w", s.Name, err)
 		}
@@ -47,8 +60,9 @@ func Hash(r TreeReader, cat *Catalog) ([]byte, error) {
 }
 
 type hasher struct {
-	h   hash.Hash
-	buf [binary.MaxVarintLen64]byte
+	h     hash.Hash
+	buf   [binary.MaxVarintLen64]byte
+	visit func(key, item []byte) error
 }
 
 func (h *hasher) uvarint(v uint64) {
@@ -93,6 +107,11 @@ func (h *hasher) store(r TreeReader, s StoreInfo) error {
 		h.str(c.Key())
 		h.uvarint(v)
 		h.str(val)
+		if h.visit != nil {
+			if err := h.visit(c.Key(), b); err != nil {
+				return err
+			}
+		}
 	}
 	return c.Err()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +18,15 @@ import (
 // tests.
 func inProcessNode(t *testing.T) (*client.Client, string) {
 	t.Helper()
-	db, err := sop.Open(t.Context(), sop.Options{Dir: t.TempDir()})
+	c, url, _ := serveNode(t, sop.Options{Dir: t.TempDir()})
+	return c, url
+}
+
+// serveNode opens a node with opts and serves it over httptest; stop
+// (also run at cleanup, once) stops it.
+func serveNode(t *testing.T, opts sop.Options) (c *client.Client, url string, stop func()) {
+	t.Helper()
+	db, err := sop.Open(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,16 +35,18 @@ func inProcessNode(t *testing.T) (*client.Client, string) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(api)
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		srv.CloseClientConnections()
 		srv.Close()
-		db.Close()
+		if err := db.Close(); err != nil {
+			t.Errorf("close the node in %s: %v", opts.Dir, err)
+		}
 	})
-	c, err := client.New(srv.URL, client.Options{})
-	if err != nil {
+	t.Cleanup(stop)
+	if c, err = client.New(srv.URL, client.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	return c, srv.URL
+	return c, srv.URL, stop
 }
 
 // TestWatchCommandOutlivesTimeout: --timeout bounds the connection, not
@@ -89,7 +100,7 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"scan", "s", "--limit", "0"}, "out of range"},
 		{[]string{"store", "create", "x", "--index", "a:up"}, "field[:asc|desc]"},
 		{[]string{"txn", "--file", "/nonexistent.json"}, "read the transaction"},
-		{[]string{"snapshot"}, "not_implemented (HTTP 501)"},
+		{[]string{"snapshot", "--domain", "nodomain"}, "domain_not_found (HTTP 404)"},
 	} {
 		var out, errb bytes.Buffer
 		code := run(append(tc.args, "--endpoint", url), strings.NewReader(""), &out, &errb)

@@ -28,6 +28,9 @@ type settings struct {
 	env   map[string]string // flag name -> environment variable
 	keys  []string          // bound flag names, in binding order
 	file  string            // the config file read; "" when none
+	// also are config file keys accepted and ignored: the serve settings
+	// a command that reads serve's config file does not use.
+	also map[string]bool
 }
 
 func newSettings(flags *pflag.FlagSet) *settings {
@@ -71,7 +74,7 @@ func (s *settings) readConfig(path, source string) error {
 	}
 	var unknown []string
 	for _, k := range fv.AllKeys() {
-		if _, ok := s.env[k]; !ok || k == "config" {
+		if _, ok := s.env[k]; !ok && !s.also[k] || k == "config" {
 			unknown = append(unknown, k)
 		}
 	}
@@ -265,23 +268,91 @@ func (v *durationValue) Set(s string) error {
 func (v *durationValue) String() string { return v.p.String() }
 func (v *durationValue) Type() string   { return "duration" }
 
-// choiceValue is one of a fixed set of words.
+// choiceValue is one of a fixed set of words, in any case; it keeps the
+// choice's own spelling.
 type choiceValue struct {
 	p       *string
 	choices []string
+	typ     string // the type --help shows; "": the choices
 }
 
 func (v *choiceValue) Set(s string) error {
-	t := strings.ToLower(strings.TrimSpace(s))
-	if !slices.Contains(v.choices, t) {
+	t := strings.TrimSpace(s)
+	i := slices.IndexFunc(v.choices, func(c string) bool { return strings.EqualFold(c, t) })
+	if i < 0 {
 		return fmt.Errorf("%q is not one of %s", s, strings.Join(v.choices, ", "))
 	}
-	*v.p = t
+	*v.p = v.choices[i]
 	return nil
 }
 
 func (v *choiceValue) String() string { return *v.p }
-func (v *choiceValue) Type() string   { return strings.Join(v.choices, "|") }
+func (v *choiceValue) Type() string {
+	if v.typ != "" {
+		return v.typ
+	}
+	return strings.Join(v.choices, "|")
+}
+
+// triggerCount is a positive count, or "off" (or any negative number),
+// stored as -1: sop.Options' "negative turns that trigger off".
+type triggerCount struct{ p *int }
+
+func (v *triggerCount) Set(s string) error {
+	t := strings.TrimSpace(s)
+	if strings.EqualFold(t, "off") {
+		*v.p = -1
+		return nil
+	}
+	n, err := strconv.Atoi(t)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a whole number: give a count such as 100000, or off", s)
+	case n == 0:
+		return fmt.Errorf("0 is ambiguous: give a count of at least 1, or off (or a negative number) to turn this trigger off")
+	case n > 1<<40:
+		return fmt.Errorf("%d is out of range: give 1 to %d, or off", n, 1<<40)
+	}
+	*v.p = max(n, -1)
+	return nil
+}
+
+func (v *triggerCount) String() string {
+	if *v.p < 0 {
+		return "off"
+	}
+	return strconv.Itoa(*v.p)
+}
+func (v *triggerCount) Type() string { return "count|off" }
+
+// triggerDuration is a positive duration, or "off" (or any negative
+// duration), stored as -1ns.
+type triggerDuration struct{ p *time.Duration }
+
+func (v *triggerDuration) Set(s string) error {
+	t := strings.TrimSpace(s)
+	if strings.EqualFold(t, "off") {
+		*v.p = -1
+		return nil
+	}
+	d, err := time.ParseDuration(t)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a duration: give e.g. 30m or 1h, or off", s)
+	case d == 0:
+		return fmt.Errorf("0 is ambiguous: give a positive duration such as 1h, or off (or a negative duration) to turn this trigger off")
+	}
+	*v.p = max(d, -1)
+	return nil
+}
+
+func (v *triggerDuration) String() string {
+	if *v.p < 0 {
+		return "off"
+	}
+	return v.p.String()
+}
+func (v *triggerDuration) Type() string { return "duration|off" }
 
 // boolValue is true or false; the flag alone means true.
 type boolValue struct{ p *bool }

@@ -10,11 +10,13 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sopd/sop"
+	"github.com/sopd/sop/snapshot/cassandra"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -70,6 +72,13 @@ func TestServeDefaults(t *testing.T) {
 	if o.JournalSync != sop.SyncAlways || o.JournalSyncInterval != time.Second || o.CacheSize != 64<<20 || o.PageSize != 0 ||
 		o.CheckpointEntries != 10000 || o.CheckpointInterval != 5*time.Second || o.Dir != "./data" || o.NATSListen != "127.0.0.1:4250" {
 		t.Errorf("sop.Options = %+v", o)
+	}
+	if o.JournalRetain != 10000 || o.SnapshotKeep != 3 || o.SnapshotEntries != 100000 || o.SnapshotInterval != time.Hour ||
+		o.SnapshotsInJetStream || o.Snapshots != nil {
+		t.Errorf("snapshot options = %+v", o)
+	}
+	if c.snap.kind != "dir" || c.snap.dir != "" || c.snap.cassConsistency != "LOCAL_QUORUM" || c.snap.cassKeyspace != "sop" {
+		t.Errorf("snapshot store settings = %+v", c.snap)
 	}
 	a := c.apiOptions(c.logger(os.Stderr))
 	if a.Tokens != nil || a.MaxKeySize != 4096 || a.MaxValueSize != 4<<20 || a.MaxBodySize != 16<<20 {
@@ -156,6 +165,30 @@ func TestServeBadValues(t *testing.T) {
 		{name: "log format", args: []string{"--log-format", "xml"}, want: []string{"--log-format", "text, json"}},
 		{name: "empty data", args: []string{"--data", ""}, want: []string{"--data", "empty"}},
 		{name: "redis", env: map[string]string{"SOP_REDIS_URL": "redis://10.0.0.2:6379"}, want: []string{"SOP_REDIS_URL", "cluster mode", "not built yet", "needs no Redis"}},
+		{name: "snapshot store kind", args: []string{"--snapshot-store", "s3"}, want: []string{"--snapshot-store", "dir, jetstream, cassandra"}},
+		{name: "snapshot store kind env", env: map[string]string{"SOP_SNAPSHOT_STORE": "tape"}, want: []string{"SOP_SNAPSHOT_STORE", "not one of"}},
+		{name: "snapshot keep", args: []string{"--snapshot-keep", "0"}, want: []string{"--snapshot-keep", "out of range"}},
+		{name: "snapshot entries zero", env: map[string]string{"SOP_SNAPSHOT_ENTRIES": "0"}, want: []string{"SOP_SNAPSHOT_ENTRIES", "off"}},
+		{name: "snapshot entries word", file: "snapshot-entries: many", want: []string{"key snapshot-entries", "not a whole number"}},
+		{name: "snapshot interval", args: []string{"--snapshot-interval", "soon"}, want: []string{"--snapshot-interval", "not a duration"}},
+		{name: "snapshot interval zero", file: "snapshot-interval: 0s", want: []string{"key snapshot-interval", "ambiguous"}},
+		{name: "snapshot dir for jetstream", args: []string{"--snapshot-store", "jetstream", "--snapshot-dir", "/x"}, want: []string{"--snapshot-dir", "--snapshot-store \"jetstream\""}},
+		{name: "cassandra without hosts", args: []string{"--snapshot-store", "cassandra"}, want: []string{"--snapshot-store \"cassandra\"", "--cassandra-hosts"}},
+		{name: "cassandra blank hosts", env: map[string]string{"SOP_SNAPSHOT_STORE": "cassandra", "SOP_CASSANDRA_HOSTS": " , "}, want: []string{"SOP_SNAPSHOT_STORE", "--cassandra-hosts"}},
+		{name: "cassandra flag for dir", args: []string{"--cassandra-hosts", "10.0.0.5"}, want: []string{"--cassandra-hosts", "--snapshot-store cassandra"}},
+		{name: "cassandra env for dir", env: map[string]string{"SOP_CASSANDRA_CONSISTENCY": "one"}, want: []string{"SOP_CASSANDRA_CONSISTENCY", "--snapshot-store cassandra"}},
+		{name: "replication no count", args: []string{"--snapshot-store", "cassandra", "--cassandra-hosts", "h", "--cassandra-replication", "dc1"}, want: []string{"--cassandra-replication", "DC:REPLICAS", "dc1:3,dc2:3"}},
+		{name: "replication bad count", file: "snapshot-store: cassandra\ncassandra-hosts: h\ncassandra-replication: dc1:three\n", want: []string{"key cassandra-replication", "DC:REPLICAS"}},
+		{name: "replication zero", args: []string{"--snapshot-store", "cassandra", "--cassandra-hosts", "h", "--cassandra-replication", "dc1:3,dc2:0"}, want: []string{"--cassandra-replication", "out of range"}},
+		{name: "replication twice", args: []string{"--snapshot-store", "cassandra", "--cassandra-hosts", "h", "--cassandra-replication", "dc1:3,dc1:2"}, want: []string{"--cassandra-replication", "twice"}},
+		{name: "replication without local dc", args: []string{"--snapshot-store", "cassandra", "--cassandra-hosts", "h", "--cassandra-replication", "dc1:3", "--cassandra-datacenter", "dc2"}, want: []string{"--cassandra-replication", "--cassandra-datacenter", "local data center"}},
+		{name: "cassandra keyspace", args: []string{"--snapshot-store", "cassandra", "--cassandra-hosts", "h", "--cassandra-keyspace", "Sop-Snaps"}, want: []string{"--cassandra-keyspace", "lower-case"}},
+		{name: "cassandra consistency", args: []string{"--snapshot-store", "cassandra", "--cassandra-hosts", "h", "--cassandra-consistency", "ANY"}, want: []string{"--cassandra-consistency", "LOCAL_QUORUM"}},
+		{name: "cassandra user without password", args: []string{"--snapshot-store", "cassandra", "--cassandra-hosts", "h", "--cassandra-username", "sop"}, want: []string{"--cassandra-username", "--cassandra-password-file", "both"}},
+		{name: "cassandra password file missing", args: []string{"--snapshot-store", "cassandra", "--cassandra-hosts", "h", "--cassandra-username", "sop", "--cassandra-password-file", "/nonexistent/pw"}, want: []string{"--cassandra-password-file", "no such file"}},
+		{name: "cassandra schema for dir", file: "cassandra-create-schema: false\n", want: []string{"key cassandra-create-schema", "--snapshot-store cassandra"}},
+		{name: "cassandra schema not bool", args: []string{"--snapshot-store", "cassandra", "--cassandra-hosts", "h", "--cassandra-create-schema=maybe"}, want: []string{"--cassandra-create-schema", "true or false"}},
+		{name: "cassandra password flag", args: []string{"--cassandra-password", "x"}, want: []string{"unknown flag: --cassandra-password"}},
 		{name: "auth tokens missing", args: []string{"--auth-tokens", "/nonexistent/tokens"}, want: []string{"--auth-tokens", "no such file"}},
 		{name: "unknown keys", file: "data: x\ncolour: blue\nhttp_addr: y\n", want: []string{"unknown keys colour, http_addr"}},
 		{name: "nested key", file: "nats:\n  url: nats://x:1\n", want: []string{"unknown keys nats.url"}},
@@ -185,6 +218,90 @@ func TestServeBadValues(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServeSnapshotSettings: the snapshot and journal-retain settings
+// from flags, the environment and the file reach sop.Options and the
+// snapshot store.
+func TestServeSnapshotSettings(t *testing.T) {
+	file := writeFile(t, "sopd.yaml", "snapshot-keep: 7\nsnapshot-interval: 30m\njournal-retain: 500\n")
+	c, err := loadServe(t, map[string]string{"SOP_SNAPSHOT_ENTRIES": "off", "SOP_SNAPSHOT_KEEP": "5"}, "--config", file, "--snapshot-store", "JetStream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.dbOptions(nil)
+	if o.JournalRetain != 500 || o.SnapshotKeep != 5 || o.SnapshotEntries >= 0 || o.SnapshotInterval != 30*time.Minute || !o.SnapshotsInJetStream {
+		t.Errorf("sop.Options = %+v", o)
+	}
+	if c, err = loadServe(t, nil, "--snapshot-entries", "-7", "--snapshot-interval", "off"); err != nil || c.snapshotEntries != -1 || c.snapshotInterval >= 0 {
+		t.Errorf("negative entries, interval off: %d %v %v", c.snapshotEntries, c.snapshotInterval, err)
+	}
+
+	// dir: the default location leaves sop its own default.
+	data := t.TempDir()
+	for _, dir := range []string{"", filepath.Join(data, "snapshots"), data + "/./snapshots/"} {
+		c, err := loadServe(t, nil, "--data", data, "--snapshot-dir", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, closeSt, err := c.snap.open(t.Context(), data, true)
+		if err != nil || st != nil {
+			t.Errorf("--snapshot-dir %q: store %v, %v; want sop's default", dir, st, err)
+		}
+		closeSt()
+	}
+	other := filepath.Join(t.TempDir(), "snaps")
+	c, err = loadServe(t, map[string]string{"SOP_SNAPSHOT_DIR": other}, "--data", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, err := c.snap.open(t.Context(), data, true); err != nil || st == nil {
+		t.Errorf("SOP_SNAPSHOT_DIR %s: store %v, %v", other, st, err)
+	} else if _, err := os.Stat(other); err != nil {
+		t.Errorf("the snapshot dir was not created: %v", err)
+	}
+}
+
+func TestServeCassandraSettings(t *testing.T) {
+	pw := writeFile(t, "pw", "s3cret pass\n")
+	file := writeFile(t, "sopd.toml", `snapshot-store = "cassandra"
+cassandra-hosts = "10.0.0.5, 10.0.0.6:9043"
+cassandra-keyspace = "sop_snaps"
+cassandra-datacenter = "dc1"
+cassandra-replication = "dc1:3, dc2:2"
+cassandra-conns = 4
+`)
+	env := map[string]string{"SOP_CASSANDRA_CONSISTENCY": "local_one", "SOP_CASSANDRA_PASSWORD_FILE": pw}
+	c, err := loadServe(t, env, "--config", file, "--cassandra-timeout", "3s", "--cassandra-username", "sop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := c.snap.cassandraConfig(true)
+	want := cassandra.Config{
+		Hosts: []string{"10.0.0.5", "10.0.0.6:9043"}, Keyspace: "sop_snaps", Datacenter: "dc1",
+		Replication: map[string]int{"dc1": 3, "dc2": 2}, Consistency: "LOCAL_ONE", NumConns: 4, Timeout: 3 * time.Second,
+		Username: "sop", Password: "s3cret pass", CreateKeyspace: true,
+	}
+	if !reflect.DeepEqual(cc, want) {
+		t.Errorf("cassandra.Config = %+v\nwant %+v", cc, want)
+	}
+	if o := c.dbOptions(nil); o.SnapshotsInJetStream || o.Snapshots != nil {
+		t.Errorf("sop.Options for cassandra = %+v (the store is opened by serve)", o)
+	}
+	c, err = loadServe(t, nil, "--snapshot-store", "cassandra", "--cassandra-hosts", "h1", "--cassandra-create-schema=false")
+	if err != nil || c.snap.cassandraConfig(true).CreateKeyspace {
+		t.Errorf("--cassandra-create-schema=false: %+v, %v", c.snap, err)
+	}
+	// The defaults, with hosts only.
+	c, err = loadServe(t, map[string]string{"SOP_SNAPSHOT_STORE": "cassandra", "SOP_CASSANDRA_HOSTS": "h1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc = c.snap.cassandraConfig(false)
+	if cc.Keyspace != cassandra.DefaultKeyspace || cc.Consistency != cassandra.DefaultConsistency || cc.NumConns != cassandra.DefaultNumConns ||
+		cc.Timeout != cassandra.DefaultTimeout || cc.Replication != nil || cc.Username != "" || cc.CreateKeyspace {
+		t.Errorf("default cassandra.Config = %+v", cc)
 	}
 }
 

@@ -1,8 +1,10 @@
 // Command sopd is sop's daemon and command-line client: `sopd serve` runs
 // a node; put, get, del, scan, txn, watch, status, snapshot, store and
-// domain talk to one over its HTTP API. `sopd --help` lists the commands,
-// `sopd COMMAND --help` their flags; docs/OPERATIONS.md ("Running sopd")
-// documents serve's flags, environment variables and config file.
+// domain talk to one over its HTTP API, verify compares several, and
+// restore replaces a stopped node's domain with a snapshot. `sopd --help`
+// lists the commands, `sopd COMMAND --help` their flags; docs/OPERATIONS.md
+// ("Running sopd") documents serve's flags, environment variables and
+// config file.
 package main
 
 import (

@@ -40,6 +40,10 @@ type serveConfig struct {
 	pageSize            int64
 	checkpointEntries   int
 	checkpointInterval  time.Duration
+	snapshotKeep        int
+	snapshotEntries     int
+	snapshotInterval    time.Duration
+	snap                snapStoreConfig
 	authTokens          string
 	tlsCert             string
 	tlsKey              string
@@ -68,20 +72,26 @@ type serveFlag struct {
 // show them.
 func (c *serveConfig) flags() []serveFlag {
 	str := func(p *string) pflag.Value { return (*stringValue)(p) }
-	return []serveFlag{
-		{"data", "SOP_DATA", "data directory: page files, checkpoints, the embedded journal", str(&c.data)},
+	list := []serveFlag{
+		{"data", "SOP_DATA", "data directory: page files, checkpoints, the embedded journal, local snapshots", str(&c.data)},
 		{"http", "SOP_HTTP", "HTTP API address; a non-loopback address needs --auth-tokens", str(&c.http)},
 		{"nats-url", "SOP_NATS_URL", "an existing NATS JetStream cluster (comma-separated URLs); empty: the embedded server", str(&c.natsURL)},
 		{"nats-listen", "SOP_NATS_LISTEN", "client address of the embedded NATS server, for standard NATS tools; empty: in-process only", str(&c.natsListen)},
 		{"redis-url", "SOP_REDIS_URL", "Redis for leases and locks (cluster mode, not built yet); empty: in-memory locks", str(&c.redisURL)},
 		{"node-id", "SOP_NODE_ID", "this node's name; empty: generated once and kept in the data directory", str(&c.nodeID)},
-		{"journal-retain", "SOP_JOURNAL_RETAIN", "journal entries kept behind the newest snapshot when it truncates the journal", &intValue{p: &c.journalRetain, min: 1, max: 1 << 40}},
+		{"journal-retain", "SOP_JOURNAL_RETAIN", "journal entries kept behind the newest snapshot when a snapshot truncates the journal", &intValue{p: &c.journalRetain, min: 1, max: 1 << 40}},
 		{"journal-sync", "SOP_JOURNAL_SYNC", "embedded journal durability: always (fsync before acknowledging) or interval", &choiceValue{p: &c.journalSync, choices: []string{"always", "interval"}}},
 		{"journal-sync-interval", "SOP_JOURNAL_SYNC_INTERVAL", "fsync period under --journal-sync interval", &durationValue{p: &c.journalSyncInterval}},
 		{"cache-size", "SOP_CACHE_SIZE", "page cache of each domain (bytes, or with KiB/MiB/GiB)", &sizeValue{p: &c.cacheSize, min: 1 << 20, max: 1 << 50}},
 		{"page-size", "SOP_PAGE_SIZE", "B-tree page size of new domains: a power of two from 4KiB to 64KiB; 0: 8KiB, or an existing domain's own", &sizeValue{p: &c.pageSize, min: 4 << 10, max: 64 << 10, zero: true}},
 		{"checkpoint-entries", "SOP_CHECKPOINT_ENTRIES", "checkpoint a domain after this many applied entries", &intValue{p: &c.checkpointEntries, min: 1, max: 1 << 30}},
 		{"checkpoint-interval", "SOP_CHECKPOINT_INTERVAL", "checkpoint a domain at least this often", &durationValue{p: &c.checkpointInterval}},
+		{"snapshot-keep", "SOP_SNAPSHOT_KEEP", "snapshots kept per domain: older ones are deleted after each new one", &intValue{p: &c.snapshotKeep, min: 1, max: 1 << 20}},
+		{"snapshot-entries", "SOP_SNAPSHOT_ENTRIES", "snapshot a domain after this many entries applied since its last snapshot; off (or negative): only by time or on request", &triggerCount{p: &c.snapshotEntries}},
+		{"snapshot-interval", "SOP_SNAPSHOT_INTERVAL", "snapshot a domain this long after its last snapshot if anything was applied since; off (or negative): only by count or on request", &triggerDuration{p: &c.snapshotInterval}},
+	}
+	list = append(list, c.snap.flags()...)
+	return append(list, []serveFlag{
 		{"auth-tokens", "SOP_AUTH_TOKENS", "token file (lines \"<read|write|admin> <token>\"); empty: no authentication", str(&c.authTokens)},
 		{"tls-cert", "SOP_TLS_CERT", "TLS certificate (PEM) for HTTPS; with --tls-key", str(&c.tlsCert)},
 		{"tls-key", "SOP_TLS_KEY", "TLS private key (PEM); with --tls-cert", str(&c.tlsKey)},
@@ -91,6 +101,14 @@ func (c *serveConfig) flags() []serveFlag {
 		{"log-level", "SOP_LOG_LEVEL", "least level logged: debug, info, warn or error", &choiceValue{p: &c.logLevel, choices: []string{"debug", "info", "warn", "error"}}},
 		{"log-format", "SOP_LOG_FORMAT", "log format: text or json", &choiceValue{p: &c.logFormat, choices: []string{"text", "json"}}},
 		{"config", "SOP_CONFIG", "config file (.yaml, .yml, .toml or .json) with the same settings, keyed by flag name", str(&c.config)},
+	}...)
+}
+
+// defineFlag defines f on fs; a bool flag alone means true.
+func defineFlag(fs *pflag.FlagSet, f serveFlag) {
+	pf := fs.VarPF(f.value, f.name, "", f.usage+" (env "+f.env+")")
+	if b, ok := f.value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		pf.NoOptDefVal = "true"
 	}
 }
 
@@ -107,13 +125,14 @@ func newServeConfig(fs *pflag.FlagSet) *serveConfig {
 		data: "./data", http: "127.0.0.1:7070", natsListen: "127.0.0.1:4250",
 		journalRetain: 10000, journalSync: "always", journalSyncInterval: time.Second,
 		cacheSize: 64 << 20, checkpointEntries: 10000, checkpointInterval: 5 * time.Second,
+		snapshotKeep: 3, snapshotEntries: 100000, snapshotInterval: time.Hour, snap: newSnapStoreConfig(),
 		maxKeySize: httpapi.DefaultMaxKeySize, maxValueSize: httpapi.DefaultMaxValueSize,
 		maxBodySize: httpapi.DefaultMaxBodySize, logLevel: "info", logFormat: "text",
 	}
 	fs.SortFlags = false
 	c.s = newSettings(fs)
 	for _, f := range c.flags() {
-		fs.Var(f.value, f.name, f.usage+" (env "+f.env+")")
+		defineFlag(fs, f)
 	}
 	for _, f := range c.flags() {
 		c.s.bind(f.name, f.env)
@@ -162,6 +181,9 @@ func (c *serveConfig) check() error {
 		return fmt.Errorf("%s: %w", src("nats-url"), err)
 	}
 	if err := c.checkHTTP(); err != nil {
+		return err
+	}
+	if err := c.snap.check(c.s); err != nil {
 		return err
 	}
 	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
@@ -266,7 +288,9 @@ func (c *serveConfig) dbOptions(log *slog.Logger) sop.Options {
 		JournalSync: sync, JournalSyncInterval: c.journalSyncInterval,
 		NodeID: c.nodeID, PageSize: int(c.pageSize), CacheSize: c.cacheSize,
 		CheckpointEntries: c.checkpointEntries, CheckpointInterval: c.checkpointInterval,
-		Logger: log,
+		JournalRetain: uint64(c.journalRetain), SnapshotKeep: c.snapshotKeep,
+		SnapshotEntries: c.snapshotEntries, SnapshotInterval: c.snapshotInterval,
+		SnapshotsInJetStream: c.snap.kind == "jetstream", Logger: log,
 	}
 }
 
@@ -295,6 +319,13 @@ func newServeCmd(st *streams) *cobra.Command {
 server (unless --nats-url names a cluster), replay each domain's journal from
 its last checkpoint, and serve the HTTP API, /metrics, /healthz and /readyz.
 
+Each domain is snapshotted after --snapshot-entries applied entries or
+--snapshot-interval, whichever comes first (and on request: sopd snapshot);
+a snapshot keeps the newest --snapshot-keep and truncates the journal to
+--journal-retain entries behind it. Snapshots go to --snapshot-store: a
+directory (DATA/snapshots by default), the JetStream object store, or
+Cassandra (--cassandra-hosts and the other --cassandra-* flags).
+
 Every flag can also be set by its environment variable (SOP_...) or by a key
 of the --config file (YAML, TOML or JSON, by extension), keyed by the flag's
 name without "--". A flag wins over the environment, which wins over the file.
@@ -308,6 +339,9 @@ docs/OPERATIONS.md ("Running sopd") describes every setting.`,
   sopd serve --data /var/lib/sop --http 127.0.0.1:8080 --nats-listen ""
   sopd serve --http 0.0.0.0:7070 --auth-tokens /etc/sop/tokens --tls-cert cert.pem --tls-key key.pem
   SOP_DATA=/var/lib/sop SOP_LOG_FORMAT=json sopd serve
+  sopd serve --snapshot-entries off --snapshot-interval 30m --journal-retain 50000
+  sopd serve --snapshot-store cassandra --cassandra-hosts 10.0.0.5,10.0.0.6 --cassandra-datacenter dc1 \
+             --cassandra-replication dc1:3,dc2:3 --cassandra-username sop --cassandra-password-file /etc/sop/cass-pw
   sopd serve --config /etc/sop/sopd.yaml`,
 		Args: argsFor(),
 	}
@@ -331,20 +365,19 @@ func serve(ctx context.Context, cfg *serveConfig, st *streams) error {
 	if !isLoopback(cfg.http) && cfg.cert == nil {
 		log.Warn("HTTP listens beyond this machine without TLS: tokens cross the network in the clear; give --tls-cert and --tls-key")
 	}
-	log.Info("journal truncation is not built yet: --journal-retain is kept for when snapshots arrive", "journal_retain", cfg.journalRetain)
-
 	ln, err := net.Listen("tcp", cfg.http)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another sopd running? choose another --http)", cfg.http, err)
 	}
 	defer ln.Close()
-	db, err := sop.Open(ctx, cfg.dbOptions(log))
+	db, closeSnaps, err := openDB(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("open the node in %s: %w", cfg.data, err)
+		return err
 	}
 	api, err := httpapi.New(db, cfg.apiOptions(log))
 	if err != nil {
 		db.Close()
+		closeSnaps()
 		return err
 	}
 	base, cancelBase := context.WithCancel(context.Background())
@@ -387,12 +420,39 @@ func serve(ctx context.Context, cfg *serveConfig, st *streams) error {
 		st.stopSignals() // a second signal now kills the process
 	}
 	shutdown(srv, cancelBase, log)
-	if err := db.Close(); err != nil {
+	err = db.Close()
+	if err != nil {
 		log.Error("close the node", "err", err)
+	}
+	if cerr := closeSnaps(); cerr != nil {
+		log.Error("close the snapshot store", "err", cerr)
+		err = errors.Join(err, cerr)
+	}
+	if err != nil {
 		return errors.Join(serveErr, err)
 	}
 	log.Info("stopped")
 	return serveErr
+}
+
+// openDB opens the snapshot store the flags name, then the node's DB; the
+// returned func closes the store, after the DB.
+func openDB(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*sop.DB, func() error, error) {
+	snaps, closeSnaps, err := cfg.snap.open(ctx, cfg.data, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := cfg.dbOptions(log)
+	opts.Snapshots = snaps
+	db, err := sop.Open(ctx, opts)
+	if err != nil {
+		closeSnaps()
+		return nil, nil, fmt.Errorf("open the node in %s: %w", cfg.data, err)
+	}
+	flag := func(name string) string { return cfg.s.flags.Lookup(name).Value.String() }
+	log.Info("snapshots", "store", cfg.snap.describe(cfg.data), "keep", cfg.snapshotKeep,
+		"every_entries", flag("snapshot-entries"), "every", flag("snapshot-interval"), "journal_retain", cfg.journalRetain)
+	return db, closeSnaps, nil
 }
 
 // shutdown stops the HTTP server: it stops accepting, lets requests in

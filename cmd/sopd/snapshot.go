@@ -9,11 +9,18 @@ func newSnapshotCmd(st *streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "snapshot",
 		Short: "Take a snapshot of the domain now, or list its snapshots",
-		Long: `Ask the node to take a snapshot of the domain now (and truncate its journal
-per the node's --journal-retain) and print the server's answer {"seq":N,"id":..};
-with --list, print the domain's snapshots.
+		Long: `Ask the node to take a snapshot of the domain now, at the seq it has applied,
+and print it: {"id","seq","bytes","created"}. The node stores it in its
+snapshot store (its --snapshot-store), deletes all but the newest
+--snapshot-keep, and truncates the domain's journal to its --journal-retain
+entries before the snapshot (never past what the node has checkpointed).
+Nodes take snapshots by themselves too (their --snapshot-entries and
+--snapshot-interval); this takes one now, e.g. before maintenance.
 
-Snapshots are not built yet: the node answers 501 not_implemented.`,
+With --list, print the domain's snapshots, newest first:
+{"snapshots":[{"id","seq","bytes","created"}]}. An id is what sopd restore
+--snapshot takes. Taking one needs an admin token on a node with
+--auth-tokens; listing needs a read token.`,
 		Example: `  sopd snapshot
   sopd snapshot --list --domain orders`,
 		Args: argsFor(),

@@ -1,0 +1,103 @@
+package sop
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sopd/sop/journal"
+)
+
+// followBatch is how many records a follower applies in one B-tree batch
+// at most.
+const followBatch = 1000
+
+// follow is a follower's loop in place of the leader loop: it follows the
+// journal from the seq after the last applied one, with an ordered
+// consumer that delivers the backlog and then live entries in order, and
+// applies what has arrived in batches. Entries that arrive while a batch
+// applies wait in a buffer, so the hand-over from catching up to live
+// apply has no gap and no duplicate. A broken subscription is started
+// again from the last applied seq; a position the journal no longer
+// holds fails the domain (reopen it: it restores a snapshot).
+func (d *domain) follow() {
+	defer close(d.loopDone)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	recs := make(chan journal.Record, 4*followBatch)
+	batch := make([]journal.Record, 0, followBatch)
+	for attempt := 0; ; attempt++ {
+		errc := make(chan error, 1)
+		subCtx, stopSub := context.WithCancel(ctx)
+		from := journal.Seq(d.last + 1)
+		go func() {
+			errc <- d.journal.Follow(subCtx, from, func(r journal.Record) error {
+				select {
+				case recs <- r:
+					return nil
+				case <-subCtx.Done():
+					return subCtx.Err()
+				}
+			})
+		}()
+		err := d.applyFollowed(recs, errc, batch)
+		stopSub()
+		if err == nil { // stopping
+			<-errc
+			return
+		}
+		// Drop what the old subscription buffered: the next starts after
+		// the last applied seq.
+		for len(recs) > 0 {
+			<-recs
+		}
+		var cerr *journal.CompactedError
+		if errors.As(err, &cerr) || errors.Is(err, ErrDomainFailed) {
+			d.fail(err)
+			return
+		}
+		d.log.Warn("following the journal failed; starting again", "applied", d.last, "err", err)
+		select {
+		case <-d.stop:
+			return
+		case <-time.After(backoff(min(attempt, 6)) * 10):
+		}
+	}
+}
+
+// applyFollowed applies records as they arrive until the domain stops
+// (nil) or the subscription ends (its error) or applying fails.
+func (d *domain) applyFollowed(recs <-chan journal.Record, errc <-chan error, batch []journal.Record) error {
+	for {
+		select {
+		case <-d.stop:
+			return nil
+		case err := <-errc:
+			if err == nil {
+				err = errors.New("the subscription ended")
+			}
+			return err
+		case r := <-recs:
+			batch = append(batch[:0], r)
+		fill:
+			for len(batch) < cap(batch) {
+				select {
+				case r := <-recs:
+					batch = append(batch, r)
+				default:
+					break fill
+				}
+			}
+			start := 0
+			for start < len(batch) && uint64(batch[start].Seq) <= d.last {
+				start++ // already applied (a resubscription's overlap)
+			}
+			if start == len(batch) {
+				continue
+			}
+			if err := d.applyRecords(batch[start:], nil); err != nil {
+				return err
+			}
+		}
+	}
+}
