@@ -51,6 +51,8 @@ type DB struct {
 	maxMsg int            // largest encoded entry the journal accepts
 	snaps  snapshot.Store // where snapshots are kept
 
+	replays replays // journal replays in progress, for Status
+
 	mu      sync.RWMutex
 	domains map[string]*domain // guarded by mu
 	closed  bool               // guarded by mu

@@ -45,6 +45,9 @@ type domain struct {
 	feed    *feed         // the newest change events, for watchers
 	commits atomic.Uint64 // entries this node appended
 
+	rebuilding atomic.Bool   // Rebuild closed this domain to replace it
+	closeOnce  sync.Once
+	closeErr   error
 	snapMu     sync.Mutex    // one snapshot at a time
 	snapSeq    atomic.Uint64 // seq of the newest snapshot known
 	snapAt     atomic.Int64  // when it was taken, Unix nanoseconds
@@ -144,7 +147,7 @@ func (d *domain) openForest(rec checkpoint.Domain) error {
 	path := filepath.Join(dir, "pages")
 	var cp btree.Checkpoint
 	cat := projector.NewCatalog()
-	if rec.Forest == nil {
+	if len(rec.Forest) == 0 {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove uncheckpointed page file: %w", err)
 		}
@@ -197,8 +200,10 @@ func (d *domain) replay(ctx context.Context, onApplied func(journal.Record, *jou
 		applyErr = d.applyRecords(recs, onApplied)
 		return applyErr
 	}, replay.Options{Chunk: replayChunk, Report: func(p replay.Progress) {
+		d.db.replays.set(d.name, p)
 		d.log.Info("replaying the journal", "applied", p.Applied, "target", p.Target, "entries", p.Entries, "rate", int(p.Rate()), "lag", p.Lag(), "eta", p.ETA().Round(time.Second), "done", p.Done)
 	}})
+	d.db.replays.set(d.name, replay.Progress{Done: true})
 	switch {
 	case applyErr != nil:
 		return applyErr
@@ -440,6 +445,11 @@ func (d *domain) maybeSnapshot() {
 // close stops the leader loop (failing queued commits with ErrClosed) and
 // the checkpointer, saves a last checkpoint and closes the page file.
 func (d *domain) close() error {
+	d.closeOnce.Do(func() { d.closeErr = d.shutdown() })
+	return d.closeErr
+}
+
+func (d *domain) shutdown() error {
 	close(d.stop)
 	<-d.loopDone
 	d.feed.close()

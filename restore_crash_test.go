@@ -1,6 +1,7 @@
 package sop_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -66,16 +67,38 @@ func TestRestoreKill9(t *testing.T) {
 	}
 	put(30000, 2000, 1) // a journal tail to replay after the snapshot
 
+	// How long an open that restores and replays takes here, uninterrupted:
+	// the kills fall inside that window.
+	start := time.Now()
+	probe, err := sop.Open(ctx, sop.Options{Dir: t.TempDir(), NATSURL: "nats://" + addr, Snapshots: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	probe.Close()
+
 	dir := t.TempDir()
 	for run := range 8 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestRestoreKill9Child$", "-test.count=1")
 		cmd.Env = append(os.Environ(), restoreDirEnv+"="+dir, restoreNATSEnv+"=nats://"+addr, restoreSnapsEnv+"="+snapDir)
 		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.Stderr = &out
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		delay := time.Duration(rng.IntN(400)) * time.Millisecond
+		// Wait for the child to begin opening, then kill it at a random
+		// point of the open.
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil || line != "OPENING\n" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("run %d: the child said %q, %v: %s", run, line, err, out.String())
+		}
+		delay := time.Duration(rng.Int64N(int64(took) + 1))
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
 		select {
@@ -85,6 +108,7 @@ func TestRestoreKill9(t *testing.T) {
 		}
 		cmd.Process.Kill()
 		<-exited
+		t.Logf("run %d: killed %v into an open that takes about %v", run, delay.Round(time.Millisecond), took.Round(time.Millisecond))
 	}
 	b := openTest(t, dir, func(o *sop.Options) {
 		o.NATSURL = "nats://" + addr
@@ -108,6 +132,7 @@ func TestRestoreKill9Child(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fmt.Println("OPENING")
 	db, err := sop.Open(context.Background(), sop.Options{Dir: dir, NATSURL: os.Getenv(restoreNATSEnv), Snapshots: store})
 	if err != nil {
 		t.Fatal(err)

@@ -376,3 +376,37 @@ func TestMissingPageFileRefused(t *testing.T) {
 		t.Fatalf("open without the page file = %v, want ErrDomainFailed", err)
 	}
 }
+
+// TestRebuild: a node wipes and rebuilds its state online, from a snapshot
+// and the journal after it, and from the journal alone when there is no
+// snapshot; the state hash is the same, and commits go on afterwards.
+func TestRebuild(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, "", func(o *sop.Options) { o.JournalRetain = 3 })
+	fillDomain(t, db, 0, 40)
+	seq0, sum0 := mustHash(t, db)
+	if got, err := db.Rebuild(ctx, "default"); err != nil || got != seq0 {
+		t.Fatalf("rebuild from the journal alone: seq %d, %v; want %d", got, err, seq0)
+	}
+	if seq, sum := mustHash(t, db); seq != seq0 || !bytes.Equal(sum, sum0) {
+		t.Fatalf("after rebuilding from the journal: %d %x, want %d %x", seq, sum, seq0, sum0)
+	}
+	if _, err := db.Snapshot(ctx, "default"); err != nil {
+		t.Fatal(err)
+	}
+	fillDomain(t, db, 40, 20)
+	if first, _, _ := db.JournalBounds(ctx, "default"); first <= 1 {
+		t.Fatalf("the journal was not truncated (first seq %d)", first)
+	}
+	seq1, sum1 := mustHash(t, db)
+	if got, err := db.Rebuild(ctx, "default"); err != nil || got != seq1 {
+		t.Fatalf("rebuild from the snapshot: seq %d, %v; want %d", got, err, seq1)
+	}
+	if seq, sum := mustHash(t, db); seq != seq1 || !bytes.Equal(sum, sum1) {
+		t.Fatalf("after rebuilding from the snapshot: %d %x, want %d %x", seq, sum, seq1, sum1)
+	}
+	fillDomain(t, db, 60, 4)
+	if _, err := db.Rebuild(ctx, "nope"); !errors.Is(err, sop.ErrDomainNotFound) {
+		t.Fatalf("rebuild of a missing domain = %v", err)
+	}
+}

@@ -3,6 +3,8 @@ package sop
 import (
 	"context"
 	"fmt"
+
+	"github.com/sopd/sop/replay"
 )
 
 // Role is a node's part in a domain.
@@ -24,6 +26,9 @@ type DomainStatus struct {
 	Commits      uint64 // transactions this node committed to it since it opened
 	SnapshotSeq  uint64 // seq of the newest snapshot this node knows of (0: none)
 	Err          error  // why the domain failed (ErrDomainFailed); nil when healthy
+	// Replay is the progress of a journal replay running now (a rebuild's);
+	// nil when none is.
+	Replay *replay.Progress
 }
 
 // Status reports each domain of this node, reading each journal's bounds.
@@ -42,11 +47,15 @@ func (db *DB) Status(ctx context.Context) ([]DomainStatus, error) {
 		if db.opts.Follower {
 			role = RoleFollower
 		}
-		out = append(out, DomainStatus{
+		st := DomainStatus{
 			Name: name, Role: role, Applied: d.applied(),
 			JournalFirst: uint64(first), JournalLast: uint64(last),
 			Commits: d.commits.Load(), SnapshotSeq: d.snapSeq.Load(), Err: d.failure(),
-		})
+		}
+		if p, ok := db.replays.get(name); ok {
+			st.Replay = &p
+		}
+		out = append(out, st)
 	}
 	return out, nil
 }

@@ -37,6 +37,7 @@ var suites = []suite{
 	{name: "btree", about: "sop's on-disk B-tree against bbolt: insert, get, scan", peer: "bbolt", run: runBtree},
 	{name: "engine", about: "sop's commits against raw JetStream appends and etcd: throughput, latency", peer: "jetstream, etcd", run: runEngine},
 	{name: "http", about: "sopd's HTTP API against etcd's gRPC API: put throughput, watch delivery latency", peer: "etcd", run: runHTTP},
+	{name: "replay", about: "sop's journal replay and snapshot restore against a JetStream ordered consumer and a bbolt load", peer: "jetstream, bbolt", run: runReplay},
 }
 
 // config holds the command-line settings every suite shares.
@@ -52,6 +53,8 @@ type config struct {
 	clients    int           // engine: concurrent committers in the throughput cases
 	watchers   int           // http: concurrent watchers in the watch case
 	watchRate  int           // http: commits per second the watch case's writer paces
+	replayN    int           // replay: journal entries replayed in the replay case
+	restoreN   int           // replay: keys in the snapshot the restore case restores
 }
 
 // errUsage marks a bad command line; main exits 2 on it.
@@ -106,6 +109,8 @@ func parseArgs(args []string, stderr io.Writer) (config, []suite, error) {
 	fs.IntVar(&cfg.clients, "clients", 64, "engine: concurrent committers in the throughput cases, and messages per group in the JetStream peer")
 	fs.IntVar(&cfg.watchers, "watchers", 1000, "http: concurrent watchers in the watch-latency case")
 	fs.IntVar(&cfg.watchRate, "watch-rate", 5000, "http: commits per second written while the watchers watch")
+	fs.IntVar(&cfg.replayN, "replay-entries", 100_000, "replay: journal entries the replay case replays (the first creates the store, each other puts one item)")
+	fs.IntVar(&cfg.restoreN, "restore-keys", 1_000_000, "replay: keys in the snapshot the restore case restores")
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		return cfg, nil, parseError(err)
@@ -125,6 +130,9 @@ func parseArgs(args []string, stderr io.Writer) (config, []suite, error) {
 	}
 	if cfg.watchers < 1 || cfg.watchRate < 1 {
 		return cfg, nil, badUsage(fs, "-watchers and -watch-rate must be at least 1")
+	}
+	if cfg.replayN < 1 || cfg.restoreN < 1 {
+		return cfg, nil, badUsage(fs, "-replay-entries and -restore-keys must be at least 1")
 	}
 	if cfg.duration <= 0 || cfg.warmup < 0 || cfg.clients < 1 {
 		return cfg, nil, badUsage(fs, "-duration must be positive, -warmup not negative, -clients at least 1")

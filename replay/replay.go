@@ -1,10 +1,11 @@
 // Package replay is the one loop that brings a projection up to date from
 // a domain's journal: sop runs it when a domain opens (after restoring a
 // snapshot when the journal no longer reaches back to the node's
-// checkpoint) and when its leader catches up after a failed append. It
-// reads the journal in chunks from a seq to the journal's end, hands each
-// chunk to the caller's apply in seq order, and reports progress (entries
-// applied, rate, lag, ETA) as it goes.
+// checkpoint), when a domain is rebuilt, and when its leader catches up
+// after a failed append. It follows the journal from a seq to the
+// journal's end with one subscription that reads ahead while the caller
+// applies, hands the records to the caller's apply in seq-ordered chunks,
+// and reports progress (entries applied, rate, lag, ETA) as it goes.
 package replay
 
 import (
@@ -18,13 +19,12 @@ import (
 // Source is the part of a journal a replay reads.
 type Source interface {
 	Bounds(ctx context.Context) (first, last journal.Seq, err error)
-	Read(ctx context.Context, from journal.Seq, max int) ([]journal.Record, error)
+	Follow(ctx context.Context, from journal.Seq, fn func(journal.Record) error) error
 }
 
 // Options configure Run.
 type Options struct {
-	// Chunk is how many records one Read asks for and one apply gets
-	// (default 1000).
+	// Chunk is how many records one apply gets at most (default 1000).
 	Chunk int
 	// Report, when set, is called with the progress every Every (default
 	// 1 second) while the replay runs, and once at the end.
@@ -73,13 +73,11 @@ func (p Progress) String() string {
 		p.Applied, p.Target, p.Entries, p.Elapsed.Round(time.Millisecond), p.Rate(), p.Lag(), p.ETA().Round(time.Second))
 }
 
-// Run applies src's records from seq from on, in order and without gaps,
-// chunk by chunk, until a read finds nothing more at or after the
-// journal's last seq as it was when the replay began (entries appended
-// meanwhile are applied too, as long as reads find them). apply gets
-// records in seq order; its error stops the replay. A gap (a record other
-// than the next seq) is an error: the journal changed under the replay.
-// The error of a read from below the journal's first seq is its
+// Run applies src's records from seq from up to the journal's last seq as
+// it was when the replay began, in order and without gaps, in chunks. It
+// reads with one subscription (src.Follow), which fetches ahead while a
+// chunk applies; apply gets records in seq order, and its error stops the
+// replay. The error of a replay from below the journal's first seq is its
 // *journal.CompactedError.
 func Run(ctx context.Context, src Source, from uint64, apply func([]journal.Record) error, opts Options) (Progress, error) {
 	if opts.Chunk <= 0 {
@@ -101,26 +99,58 @@ func Run(ctx context.Context, src Source, from uint64, apply func([]journal.Reco
 			opts.Report(p)
 		}
 	}
+	if p.Applied >= p.Target {
+		report(true)
+		return p, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	recs := make(chan journal.Record, 4*opts.Chunk)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- src.Follow(ctx, journal.Seq(from), func(r journal.Record) error {
+			select {
+			case recs <- r:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	chunk := make([]journal.Record, 0, opts.Chunk)
 	next := start.Add(opts.Every)
 	for p.Applied < p.Target {
-		recs, err := src.Read(ctx, journal.Seq(p.Applied+1), opts.Chunk)
-		if err != nil {
+		select {
+		case err := <-errc:
+			if err == nil {
+				err = fmt.Errorf("replay: the journal subscription ended at seq %d", p.Applied+1)
+			}
 			return p, err
+		case r := <-recs:
+			chunk = append(chunk[:0], r)
 		}
-		if len(recs) == 0 {
-			break
-		}
-		for i, rec := range recs {
-			if uint64(rec.Seq) != p.Applied+1+uint64(i) {
-				return p, fmt.Errorf("replay: the journal returned seq %d where %d was next", rec.Seq, p.Applied+1+uint64(i))
+	fill:
+		for len(chunk) < cap(chunk) && p.Applied+uint64(len(chunk)) < p.Target {
+			select {
+			case r := <-recs:
+				chunk = append(chunk, r)
+			default:
+				break fill
 			}
 		}
-		if err := apply(recs); err != nil {
+		if over := p.Applied + uint64(len(chunk)); over > p.Target {
+			chunk = chunk[:len(chunk)-int(over-p.Target)]
+		}
+		for i, rec := range chunk {
+			if uint64(rec.Seq) != p.Applied+1+uint64(i) {
+				return p, fmt.Errorf("replay: the journal gave seq %d where %d was next", rec.Seq, p.Applied+1+uint64(i))
+			}
+		}
+		if err := apply(chunk); err != nil {
 			return p, err
 		}
-		p.Applied = uint64(recs[len(recs)-1].Seq)
-		p.Entries += uint64(len(recs))
-		p.Target = max(p.Target, p.Applied)
+		p.Applied = uint64(chunk[len(chunk)-1].Seq)
+		p.Entries += uint64(len(chunk))
 		if now := time.Now(); now.After(next) {
 			report(false)
 			next = now.Add(opts.Every)
