@@ -45,7 +45,7 @@ type domain struct {
 	feed    *feed         // the newest change events, for watchers
 	commits atomic.Uint64 // entries this node appended
 
-	rebuilding atomic.Bool   // Rebuild closed this domain to replace it
+	rebuilding atomic.Bool // Rebuild closed this domain to replace it
 	closeOnce  sync.Once
 	closeErr   error
 	snapMu     sync.Mutex    // one snapshot at a time
