@@ -15,6 +15,32 @@ type DomainStatus struct {
 	AppliedSeq      uint64 `json:"applied_seq"`
 	JournalFirstSeq uint64 `json:"journal_first_seq"`
 	JournalLastSeq  uint64 `json:"journal_last_seq"`
+	SnapshotSeq     uint64 `json:"snapshot_seq"`
+	Error           string `json:"error,omitempty"` // why the domain failed
+	// Replay is the progress of a journal replay running now (a rebuild);
+	// nil when none is.
+	Replay *Replay `json:"replay,omitempty"`
+}
+
+// Replay is the progress of a journal replay.
+type Replay struct {
+	AppliedSeq uint64  `json:"applied_seq"`
+	TargetSeq  uint64  `json:"target_seq"`
+	Entries    uint64  `json:"entries"`
+	Rate       float64 `json:"rate"`        // entries per second
+	ETASeconds float64 `json:"eta_seconds"` // time left at that rate
+}
+
+// Rebuild asks the node to wipe its local state of domain and build it
+// again from the newest snapshot and the journal; it returns when done,
+// with the seq the rebuilt domain has applied. Status shows the progress
+// meanwhile.
+func (c *Client) Rebuild(ctx context.Context, domain string) (uint64, error) {
+	var out struct {
+		Seq uint64 `json:"seq"`
+	}
+	_, err := c.call(ctx, request{method: http.MethodPost, path: path("domains", domain, "rebuild")}, &out)
+	return out.Seq, err
 }
 
 // Status is the node's state.

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 
 	"github.com/sopd/sop"
@@ -226,7 +227,19 @@ type domainStatusJSON struct {
 	AppliedSeq      uint64 `json:"applied_seq"`
 	JournalFirstSeq uint64 `json:"journal_first_seq"`
 	JournalLastSeq  uint64 `json:"journal_last_seq"`
+	SnapshotSeq     uint64 `json:"snapshot_seq"`
 	Error           string `json:"error,omitempty"` // why the domain failed
+	// Replay is the progress of a journal replay running now (a rebuild).
+	Replay *replayJSON `json:"replay,omitempty"`
+}
+
+// replayJSON is a replay's progress in /v1/status.
+type replayJSON struct {
+	AppliedSeq uint64  `json:"applied_seq"`
+	TargetSeq  uint64  `json:"target_seq"`
+	Entries    uint64  `json:"entries"`
+	Rate       float64 `json:"rate"`
+	ETASeconds float64 `json:"eta_seconds"`
 }
 
 // status answers GET /v1/status.
@@ -246,13 +259,35 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	for _, d := range st {
 		ds := domainStatusJSON{
 			Name: d.Name, Role: string(d.Role), AppliedSeq: d.Applied,
-			JournalFirstSeq: d.JournalFirst, JournalLastSeq: d.JournalLast,
+			JournalFirstSeq: d.JournalFirst, JournalLastSeq: d.JournalLast, SnapshotSeq: d.SnapshotSeq,
 		}
 		if d.Err != nil {
 			ds.Error = d.Err.Error()
 		}
+		if p := d.Replay; p != nil {
+			ds.Replay = &replayJSON{AppliedSeq: p.Applied, TargetSeq: p.Target, Entries: p.Entries,
+				Rate: math.Round(p.Rate()), ETASeconds: math.Round(p.ETA().Seconds())}
+		}
 		out.Domains = append(out.Domains, ds)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// rebuild answers POST /v1/domains/{d}/rebuild: the node wipes its local
+// state of the domain and builds it again from the newest snapshot and the
+// journal (GET /v1/status shows the progress meanwhile); it answers the
+// seq the rebuilt domain has applied.
+func (s *Server) rebuild(w http.ResponseWriter, r *http.Request) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	seq, err := s.db.Rebuild(r.Context(), r.PathValue("d"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Seq uint64 `json:"seq"`
+	}{seq})
 	return nil
 }

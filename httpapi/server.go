@@ -143,6 +143,7 @@ func (s *Server) routes() {
 	s.handle("GET "+domain+"/watch", RoleRead, s.watch)
 	s.handle("POST "+domain+"/snapshots", RoleAdmin, s.takeSnapshot)
 	s.handle("GET "+domain+"/snapshots", RoleRead, s.listSnapshots)
+	s.handle("POST "+domain+"/rebuild", RoleAdmin, s.rebuild)
 
 	s.handle("GET "+domain+"/stores", RoleRead, s.listStores)
 	s.handle("PUT "+store, RoleAdmin, s.createStore)

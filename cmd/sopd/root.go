@@ -52,7 +52,7 @@ node's data directory.`,
 	root.AddCommand(
 		newServeCmd(st),
 		newPutCmd(st), newGetCmd(st), newDelCmd(st), newScanCmd(st), newTxnCmd(st),
-		newWatchCmd(st), newStatusCmd(st), newSnapshotCmd(st), newVerifyCmd(st), newRestoreCmd(st),
+		newWatchCmd(st), newStatusCmd(st), newSnapshotCmd(st), newVerifyCmd(st), newRestoreCmd(st), newRebuildCmd(st),
 		newStoreCmd(st), newDomainCmd(st), newVersionCmd(st),
 	)
 	return root
