@@ -66,6 +66,7 @@ type domain struct {
 	resync  bool       // an append failed: catch up from the journal before the next group
 	scratch []byte
 	events  []Event // the events of the group or records being applied
+	opening bool    // openDomain is replaying: nobody can watch yet
 
 	reqs     chan *commitReq
 	failed   atomic.Pointer[error] // set when the projection cannot go on
@@ -121,9 +122,11 @@ func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error)
 			d.forest.Close()
 		}
 	}()
+	d.opening = true
 	if err := d.replay(ctx, nil); err != nil {
 		return nil, err
 	}
+	d.opening = false
 	d.hist = newHistory(d.last, db.opts.ConflictHistory)
 	d.cpSeq = rec.Applied
 	d.cpSeqSaved.Store(rec.Applied)
@@ -234,7 +237,11 @@ func (d *domain) applyRecords(recs []journal.Record, onApplied func(journal.Reco
 			err = fmt.Errorf("%w: entry of domain %q in the journal of %q", journal.ErrBadEntry, e.Domain, d.name)
 		}
 		if err == nil {
-			err = d.proj.Apply(b, uint64(rec.Seq), &e, d.collect)
+			emit := d.collect
+			if d.opening {
+				emit = nil // no watcher exists yet: skip the events and their old values
+			}
+			err = d.proj.Apply(b, uint64(rec.Seq), &e, emit)
 		}
 		switch {
 		case err == nil:

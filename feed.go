@@ -41,8 +41,10 @@ func eventSize(ev *Event) int {
 func (f *feed) publish(seq uint64, evs []Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	memos := make([]eventMemo, len(evs))
 	for i := range evs {
 		f.bytes += eventSize(&evs[i])
+		evs[i].memo = &memos[i]
 	}
 	f.events = append(f.events, evs...)
 	for len(f.events) > 0 && (len(f.events) > f.maxEvents || f.bytes > f.maxBytes) {

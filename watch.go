@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/sopd/sop/journal"
 )
@@ -77,6 +78,37 @@ type Event struct {
 	Value    []byte // put
 	OldValue []byte // with WatchOptions.OldValues: the value a put or delete replaced; nil when the item did not exist
 	Existed  bool   // with WatchOptions.OldValues: the item existed before this change
+
+	memo *eventMemo // shared by every watcher's copy of a feed event
+}
+
+// eventMemo keeps an event's encodings (see Event.Encoded).
+type eventMemo struct {
+	enc [EncodedVariants]atomic.Pointer[[]byte]
+}
+
+// EncodedVariants is how many encodings of one event Encoded keeps.
+const EncodedVariants = 2
+
+// Encoded returns encode's result for the event, computing it once per
+// event and variant (0 to EncodedVariants-1) while the event is in the
+// node's memory, so a server sending one change to many watchers encodes
+// it once. encode must depend only on the event and the variant, and the
+// bytes it returns must not be modified afterwards. Events read from the
+// journal (and other variants) are encoded on every call.
+func (e Event) Encoded(variant int, encode func() ([]byte, error)) ([]byte, error) {
+	if e.memo == nil || variant < 0 || variant >= EncodedVariants {
+		return encode()
+	}
+	slot := &e.memo.enc[variant]
+	if p := slot.Load(); p != nil {
+		return *p, nil
+	}
+	b, err := encode()
+	if err == nil {
+		slot.Store(&b)
+	}
+	return b, err
 }
 
 // WatchOptions choose where a watch starts and what it delivers.

@@ -196,7 +196,33 @@ func (s *watchSink) deliver(stamp time.Time, local *int) {
 // measureWatch starts -watchers watchers with start (each reporting every event to
 // sink.deliver and returning the events it saw when stopped), paces -clients writers
 // at -watch-rate, and returns the sampled delivery latencies of the measured window.
-func measureWatch(e *env, side string, start func(n int, sink *watchSink) (stop func() ([]int, error), err error), put func(g *httpGen) error) (watchLatency, error) {
+// drain waits until every count reaches want, or until they make no
+// progress for 5 seconds: watchers still delivering a backlog when the
+// writers stop are given the time to finish it.
+func drain(counts []atomic.Int64, want int64) {
+	total := func() (sum int64, all bool) {
+		all = true
+		for i := range counts {
+			n := counts[i].Load()
+			sum += n
+			all = all && n >= want
+		}
+		return sum, all
+	}
+	last, since := int64(-1), time.Now()
+	for {
+		sum, all := total()
+		if all || time.Since(since) > 5*time.Second {
+			return
+		}
+		if sum != last {
+			last, since = sum, time.Now()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func measureWatch(e *env, side string, start func(n int, sink *watchSink) (stop func(want int64) ([]int, error), err error), put func(g *httpGen) error) (watchLatency, error) {
 	c := e.cfg
 	total := float64(c.watchers) * float64(c.watchRate) * c.duration.Seconds()
 	sink := &watchSink{measuring: new(atomic.Bool), every: max(1, int(total/1e6))}
@@ -246,7 +272,7 @@ func measureWatch(e *env, side string, start func(n int, sink *watchSink) (stop 
 	finish := func(err error) (watchLatency, error) {
 		stopped.Store(true)
 		wg.Wait()
-		seen, serr := stopWatch()
+		seen, serr := stopWatch(writes.Load())
 		if err = errors.Join(err, serr); err != nil {
 			return watchLatency{}, fmt.Errorf("%s %s: %w", side, caseWatchEtcd, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -38,7 +39,7 @@ func (c *etcdEngine) putKV(key, value string) error {
 
 // watch starts n prefix watches spread over etcdWatchClients clients, each counting
 // its events and reporting them to sink, and returns once every watch is established.
-func (c *etcdEngine) watch(n int, sink *watchSink) (func() ([]int, error), error) {
+func (c *etcdEngine) watch(n int, sink *watchSink) (func(want int64) ([]int, error), error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	endpoints := c.cli.Endpoints()
 	clients := make([]*clientv3.Client, etcdWatchClients)
@@ -58,7 +59,7 @@ func (c *etcdEngine) watch(n int, sink *watchSink) (func() ([]int, error), error
 		cancel()
 		return nil, err
 	}
-	counts := make([]int, n)
+	counts := make([]atomic.Int64, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	var ready sync.WaitGroup
@@ -93,7 +94,7 @@ func (c *etcdEngine) watch(n int, sink *watchSink) (func() ([]int, error), error
 						errs[i] = fmt.Errorf("event without a stamp: %q", ev.Kv.Value)
 						continue
 					}
-					counts[i]++
+					counts[i].Add(1)
 					sink.deliver(stamp, &local)
 				}
 			}
@@ -103,15 +104,15 @@ func (c *etcdEngine) watch(n int, sink *watchSink) (func() ([]int, error), error
 		})
 	}
 	ready.Wait()
-	return func() ([]int, error) {
-		time.Sleep(500 * time.Millisecond)
+	return func(want int64) ([]int, error) {
+		drain(counts, want)
 		cancel()
 		wg.Wait()
 		var errAll error
 		for _, cli := range clients {
 			errAll = errors.Join(errAll, cli.Close())
 		}
-		return counts, errors.Join(append(errs, errAll)...)
+		return loads(counts), errors.Join(append(errs, errAll)...)
 	}, nil
 }
 

@@ -88,11 +88,11 @@ func (s *sopHTTP) putStamped(g *httpGen) error { return s.send(g.stamped()) }
 
 // watch opens n SSE streams of the store, each counting its events and reporting
 // them to sink, and returns once every stream is established.
-func (s *sopHTTP) watch(n int, sink *watchSink) (func() ([]int, error), error) {
+func (s *sopHTTP) watch(n int, sink *watchSink) (func(want int64) ([]int, error), error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	tr := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: n}
 	client := &http.Client{Transport: tr}
-	counts := make([]int, n)
+	counts := make([]atomic.Int64, n)
 	errs := make([]error, n)
 	var wg, ready sync.WaitGroup
 	var failed atomic.Pointer[error]
@@ -106,28 +106,27 @@ func (s *sopHTTP) watch(n int, sink *watchSink) (func() ([]int, error), error) {
 		})
 	}
 	ready.Wait()
-	stop := func() ([]int, error) {
+	stop := func(want int64) ([]int, error) {
 		if p := failed.Load(); p != nil {
 			cancel()
 			wg.Wait()
 			return nil, *p
 		}
-		// Let the last writes arrive before counting.
-		time.Sleep(500 * time.Millisecond)
+		drain(counts, want)
 		cancel()
 		wg.Wait()
 		tr.CloseIdleConnections()
-		return counts, nil
+		return loads(counts), nil
 	}
 	if p := failed.Load(); p != nil {
-		stop()
+		stop(0)
 		return nil, *p
 	}
 	return stop, nil
 }
 
 // watchOne reads one SSE stream until ctx ends, checking that seqs increase.
-func (s *sopHTTP) watchOne(ctx context.Context, client *http.Client, sink *watchSink, count *int, ready func()) error {
+func (s *sopHTTP) watchOne(ctx context.Context, client *http.Client, sink *watchSink, count *atomic.Int64, ready func()) error {
 	once := sync.OnceFunc(ready)
 	defer once()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.watch0, nil)
@@ -170,7 +169,7 @@ func (s *sopHTTP) watchOne(ctx context.Context, client *http.Client, sink *watch
 			if !ok {
 				return fmt.Errorf("watch stream: event without a stamp: %q", line)
 			}
-			*count++
+			count.Add(1)
 			sink.deliver(stamp, &local)
 		case strings.HasPrefix(string(line), "event: error"):
 			rest, _ := r.ReadSlice('\n')
@@ -214,4 +213,13 @@ func withSopHTTP(e *env, name string, fn func(s *sopHTTP) (float64, error)) (v f
 		}
 	}()
 	return fn(s)
+}
+
+// loads reads counts.
+func loads(counts []atomic.Int64) []int {
+	out := make([]int, len(counts))
+	for i := range counts {
+		out[i] = int(counts[i].Load())
+	}
+	return out
 }

@@ -167,18 +167,31 @@ func (st *stream) run(ctx context.Context) {
 // next waits for the next event: up to flushDelay (by default not at
 // all) while events wait to be flushed, since Next blocking means their
 // seq is complete; up to keepAlive otherwise. A wait that runs out is
-// context.DeadlineExceeded, and leaves the watcher usable. (Should Next
-// ever refuse an expired context even with events at hand, each event is
-// flushed alone: slower, never stuck, as pending is then false.)
+// context.DeadlineExceeded, and leaves the watcher usable. An event at
+// hand is taken without a timer: Next is first asked with a context that
+// has already ended, which returns what is at hand or at once.
 func (st *stream) next(ctx context.Context) (sop.Event, error) {
+	if ev, err := st.wt.Next(ended); err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		return ev, err
+	}
 	wait := st.s.keepAlive
 	if st.pending {
+		if st.s.flushDelay <= 0 {
+			return sop.Event{}, context.DeadlineExceeded
+		}
 		wait = st.s.flushDelay
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	return st.wt.Next(ctx)
 }
+
+// ended is a context that has already ended, with DeadlineExceeded.
+var ended = func() context.Context {
+	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	cancel()
+	return ctx
+}()
 
 // idle flushes what waits, or sends a keep-alive when nothing does.
 func (st *stream) idle() bool {
@@ -199,15 +212,29 @@ func (st *stream) send(ev sop.Event) bool {
 	if st.pending && ev.Seq != st.seq && st.unflushed >= flushBytes && !st.flush() {
 		return false
 	}
-	data, err := marshal(st.event(ev))
+	if ev.Kind == sop.EventCreateStore || ev.Kind == sop.EventDropStore {
+		delete(st.keyers, ev.Store) // the next event of this name may be of a new definition
+	}
+	variant := 0
+	if st.oldValues {
+		variant = 1
+	}
+	// Every stream of the node sends the same bytes for one event and
+	// variant: the first to send it encodes it for all.
+	frame, err := ev.Encoded(variant, func() ([]byte, error) {
+		data, err := marshal(st.event(ev))
+		if err != nil {
+			return nil, err
+		}
+		return []byte("id: " + strconv.FormatUint(ev.Seq, 10) + "\ndata: " + data + "\n\n"), nil
+	})
 	if err != nil {
 		st.s.log.Error("encode watch event", "domain", st.domain, "seq", ev.Seq, "err", err)
 		return false
 	}
 	st.seq, st.pending = ev.Seq, true
-	text := "id: " + strconv.FormatUint(ev.Seq, 10) + "\ndata: " + data + "\n\n"
-	st.unflushed += len(text)
-	return st.write(text)
+	st.unflushed += len(frame)
+	return st.writeBytes(frame)
 }
 
 // marshal encodes v as one line of JSON, without HTML escaping (values
@@ -227,7 +254,6 @@ func (st *stream) event(ev sop.Event) eventJSON {
 	out := eventJSON{Seq: ev.Seq, Store: ev.Store, Op: string(ev.Kind)}
 	switch ev.Kind {
 	case sop.EventCreateStore, sop.EventDropStore:
-		delete(st.keyers, ev.Store) // the next event of this name may be of a new definition
 		return out
 	}
 	key := st.keyer(ev.Store).encode(ev.Key)
@@ -293,8 +319,17 @@ func (st *stream) fail(err error) {
 
 // write writes text within the write timeout.
 func (st *stream) write(text string) bool {
-	st.rc.SetWriteDeadline(time.Now().Add(st.s.writeTimeout))
-	_, err := st.w.Write([]byte(text))
+	return st.writeBytes([]byte(text))
+}
+
+// writeBytes writes b within the write timeout, which is set at the first
+// write after a flush (and at each flush): a batch of events written
+// back to back shares one deadline.
+func (st *stream) writeBytes(b []byte) bool {
+	if st.unflushed == len(b) || !st.pending {
+		st.rc.SetWriteDeadline(time.Now().Add(st.s.writeTimeout))
+	}
+	_, err := st.w.Write(b)
 	return err == nil
 }
 
