@@ -199,7 +199,7 @@ func (d *domain) replay(ctx context.Context, onApplied func(journal.Record, *jou
 		return nil
 	}
 	var applyErr error
-	p, err := replay.Run(ctx, d.journal, d.last+1, func(recs []journal.Record) error {
+	p, err := replay.RunDecoded(ctx, d.journal, d.last+1, d.decode, decodedSeq, func(recs []decoded) error {
 		applyErr = d.applyRecords(recs, onApplied)
 		return applyErr
 	}, replay.Options{Chunk: replayChunk, Report: func(p replay.Progress) {
@@ -216,38 +216,55 @@ func (d *domain) replay(ctx context.Context, onApplied func(journal.Record, *jou
 	return nil
 }
 
+// decoded is a journal record with its entry decoded (or why it could
+// not be), ready to apply.
+type decoded struct {
+	rec   journal.Record
+	entry journal.Entry
+	err   error // journal.ErrBadEntry: applying skips the record
+}
+
+func decodedSeq(r decoded) journal.Seq { return r.rec.Seq }
+
+// decode decodes a record's entry, checking it belongs to this domain. It
+// only reads d.name, so it runs on any goroutine.
+func (d *domain) decode(rec journal.Record) decoded {
+	out := decoded{rec: rec}
+	out.err = out.entry.UnmarshalBinary(rec.Data)
+	if out.err == nil && out.entry.Domain != d.name {
+		out.err = fmt.Errorf("%w: entry of domain %q in the journal of %q", journal.ErrBadEntry, out.entry.Domain, d.name)
+	}
+	return out
+}
+
 // applyRecords applies journal records in one batch and publishes them;
 // onApplied, when set, sees each record's decoded entry.
-func (d *domain) applyRecords(recs []journal.Record, onApplied func(journal.Record, *journal.Entry)) error {
+func (d *domain) applyRecords(recs []decoded, onApplied func(journal.Record, *journal.Entry)) error {
 	b, err := d.forest.Begin()
 	if err != nil {
 		return d.fail(err)
 	}
 	cat := d.proj.Catalog()
-	for _, rec := range recs {
+	for i := range recs {
+		rec, e, err := recs[i].rec, &recs[i].entry, recs[i].err
 		if uint64(rec.Seq) != d.last+1 {
 			b.Abort()
 			d.dropEvents()
 			d.proj.Reset(cat)
 			return fmt.Errorf("%w: journal returned seq %d after %d", ErrUnavailable, rec.Seq, d.last)
 		}
-		var e journal.Entry
-		err := e.UnmarshalBinary(rec.Data)
-		if err == nil && e.Domain != d.name {
-			err = fmt.Errorf("%w: entry of domain %q in the journal of %q", journal.ErrBadEntry, e.Domain, d.name)
-		}
 		if err == nil {
 			emit := d.collect
 			if d.opening {
 				emit = nil // no watcher exists yet: skip the events and their old values
 			}
-			err = d.proj.Apply(b, uint64(rec.Seq), &e, emit)
+			err = d.proj.Apply(b, uint64(rec.Seq), e, emit)
 		}
 		switch {
 		case err == nil:
 			d.ids.add(rec.ID, uint64(rec.Seq))
 			if onApplied != nil {
-				onApplied(rec, &e)
+				onApplied(rec, e)
 			}
 		case errors.Is(err, journal.ErrBadEntry) || errors.Is(err, projector.ErrRejected):
 			d.log.Warn("journal entry skipped", "seq", rec.Seq, "id", rec.ID, "err", err)

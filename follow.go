@@ -24,8 +24,8 @@ func (d *domain) follow() {
 	defer close(d.loopDone)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	recs := make(chan journal.Record, 4*followBatch)
-	batch := make([]journal.Record, 0, followBatch)
+	recs := make(chan decoded, 4*followBatch)
+	batch := make([]decoded, 0, followBatch)
 	for attempt := 0; ; attempt++ {
 		errc := make(chan error, 1)
 		subCtx, stopSub := context.WithCancel(ctx)
@@ -33,7 +33,7 @@ func (d *domain) follow() {
 		go func() {
 			errc <- d.journal.Follow(subCtx, from, func(r journal.Record) error {
 				select {
-				case recs <- r:
+				case recs <- d.decode(r):
 					return nil
 				case <-subCtx.Done():
 					return subCtx.Err()
@@ -67,7 +67,7 @@ func (d *domain) follow() {
 
 // applyFollowed applies records as they arrive until the domain stops
 // (nil) or the subscription ends (its error) or applying fails.
-func (d *domain) applyFollowed(recs <-chan journal.Record, errc <-chan error, batch []journal.Record) error {
+func (d *domain) applyFollowed(recs <-chan decoded, errc <-chan error, batch []decoded) error {
 	for {
 		select {
 		case <-d.stop:
@@ -89,7 +89,7 @@ func (d *domain) applyFollowed(recs <-chan journal.Record, errc <-chan error, ba
 				}
 			}
 			start := 0
-			for start < len(batch) && uint64(batch[start].Seq) <= d.last {
+			for start < len(batch) && uint64(batch[start].rec.Seq) <= d.last {
 				start++ // already applied (a resubscription's overlap)
 			}
 			if start == len(batch) {

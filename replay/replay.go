@@ -80,6 +80,14 @@ func (p Progress) String() string {
 // replay. The error of a replay from below the journal's first seq is its
 // *journal.CompactedError.
 func Run(ctx context.Context, src Source, from uint64, apply func([]journal.Record) error, opts Options) (Progress, error) {
+	return RunDecoded(ctx, src, from, func(r journal.Record) journal.Record { return r }, func(r journal.Record) journal.Seq { return r.Seq }, apply, opts)
+}
+
+// RunDecoded is Run with a decoding step that runs on the reading
+// goroutine, in parallel with apply: decode turns each record into a T
+// (it cannot fail: a T may carry a record's decoding error), seq gives a
+// T's seq, and apply gets Ts in seq order.
+func RunDecoded[T any](ctx context.Context, src Source, from uint64, decode func(journal.Record) T, seq func(T) journal.Seq, apply func([]T) error, opts Options) (Progress, error) {
 	if opts.Chunk <= 0 {
 		opts.Chunk = 1000
 	}
@@ -105,19 +113,19 @@ func Run(ctx context.Context, src Source, from uint64, apply func([]journal.Reco
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	recs := make(chan journal.Record, 4*opts.Chunk)
+	recs := make(chan T, 4*opts.Chunk)
 	errc := make(chan error, 1)
 	go func() {
 		errc <- src.Follow(ctx, journal.Seq(from), func(r journal.Record) error {
 			select {
-			case recs <- r:
+			case recs <- decode(r):
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		})
 	}()
-	chunk := make([]journal.Record, 0, opts.Chunk)
+	chunk := make([]T, 0, opts.Chunk)
 	next := start.Add(opts.Every)
 	for p.Applied < p.Target {
 		select {
@@ -142,14 +150,14 @@ func Run(ctx context.Context, src Source, from uint64, apply func([]journal.Reco
 			chunk = chunk[:len(chunk)-int(over-p.Target)]
 		}
 		for i, rec := range chunk {
-			if uint64(rec.Seq) != p.Applied+1+uint64(i) {
-				return p, fmt.Errorf("replay: the journal gave seq %d where %d was next", rec.Seq, p.Applied+1+uint64(i))
+			if s := seq(rec); uint64(s) != p.Applied+1+uint64(i) {
+				return p, fmt.Errorf("replay: the journal gave seq %d where %d was next", s, p.Applied+1+uint64(i))
 			}
 		}
 		if err := apply(chunk); err != nil {
 			return p, err
 		}
-		p.Applied = uint64(chunk[len(chunk)-1].Seq)
+		p.Applied = uint64(seq(chunk[len(chunk)-1]))
 		p.Entries += uint64(len(chunk))
 		if now := time.Now(); now.After(next) {
 			report(false)
