@@ -177,8 +177,10 @@ func (d *domain) openForest(rec checkpoint.Domain) error {
 	return nil
 }
 
-// replayChunk is how many journal records one replay batch applies.
-const replayChunk = 1000
+// replayChunk is how many journal records one replay batch applies: large,
+// since each batch copies the B-tree pages it changes once, and each
+// publish writes them out.
+const replayChunk = 10000
 
 // replay applies every journal record after d.last, until a read finds no
 // more (at least up to the journal's last seq at the time of the call).

@@ -36,8 +36,10 @@ package main
 //	        node's journal server, whose journal ends at the snapshot's seq) and its
 //	        store must hold every key; bbolt's bucket must too.
 //
-// Timing: one measured run of each side, after a runtime.GC (the set-up is not
-// timed). -cpuprofile profiles sop's side of each case.
+// Timing: replay-vs-consume runs each side replayRuns (3) times, sop into a fresh
+// data directory each time, and counts the best run; restore-vs-bbolt runs each side
+// once. Every run starts after a runtime.GC; the set-up is not timed. -cpuprofile
+// profiles sop's side of each case.
 //
 // Durability: replay-vs-consume only reads a journal that is durable already
 // (appended with sync always): sop's replay applies into its page cache (spilling
@@ -68,7 +70,7 @@ const restoreTxPuts = 1000
 
 func runReplay(e *env) ([]result, error) {
 	c := e.cfg
-	e.note("timing: one measured run per side per case, after a runtime.GC; set-up untimed")
+	e.note("timing: replay-vs-consume best of %d runs per side (sop in a fresh data dir each), restore-vs-bbolt one run per side; each after a runtime.GC; set-up untimed", replayRuns)
 	e.note("durability: replay-vs-consume reads a journal appended with sync always, and neither side fsyncs the data while timed (sop: only Pebble's syncs creating a fresh data dir); restore-vs-bbolt: every key durable when the timed call returns (sop: page file fdatasync + Pebble checkpoint sync at the end; bbolt: default options, two fdatasyncs per batch)")
 	var out []result
 
@@ -244,3 +246,7 @@ func (j *benchJournal) stop() {
 	j.srv.Shutdown()
 	j.remove()
 }
+
+// replayRuns is how often each side of replay-vs-consume runs; the best
+// run counts, as in suite btree, which damps this VM's swings.
+const replayRuns = 3

@@ -18,7 +18,7 @@ import (
 // from seq 1 to seq n with an ordered consumer: connect, create the consumer, and
 // count the messages delivered.
 func consumeAll(e *env, name, url string, n int) (float64, error) {
-	return e.measure("jetstream", name, n, 1, func() error {
+	return e.measure("jetstream", name, n, replayRuns, func() error {
 		nc, err := nats.Connect(url, nats.Name("bench consumer"))
 		if err != nil {
 			return err

@@ -24,8 +24,11 @@ type Source interface {
 
 // Options configure Run.
 type Options struct {
-	// Chunk is how many records one apply gets at most (default 1000).
-	Chunk int
+	// Chunk is how many records one apply gets at most (default 1000), and
+	// ChunkBytes how many bytes of record data (default 32 MiB; a single
+	// larger record still makes a chunk).
+	Chunk      int
+	ChunkBytes int
 	// Report, when set, is called with the progress every Every (default
 	// 1 second) while the replay runs, and once at the end.
 	Report func(Progress)
@@ -73,6 +76,9 @@ func (p Progress) String() string {
 		p.Applied, p.Target, p.Entries, p.Elapsed.Round(time.Millisecond), p.Rate(), p.Lag(), p.ETA().Round(time.Second))
 }
 
+// readAhead bounds the records read ahead of the one being applied.
+const readAhead = 8192
+
 // Run applies src's records from seq from up to the journal's last seq as
 // it was when the replay began, in order and without gaps, in chunks. It
 // reads with one subscription (src.Follow), which fetches ahead while a
@@ -88,8 +94,15 @@ func Run(ctx context.Context, src Source, from uint64, apply func([]journal.Reco
 // (it cannot fail: a T may carry a record's decoding error), seq gives a
 // T's seq, and apply gets Ts in seq order.
 func RunDecoded[T any](ctx context.Context, src Source, from uint64, decode func(journal.Record) T, seq func(T) journal.Seq, apply func([]T) error, opts Options) (Progress, error) {
+	type item struct {
+		v    T
+		size int
+	}
 	if opts.Chunk <= 0 {
 		opts.Chunk = 1000
+	}
+	if opts.ChunkBytes <= 0 {
+		opts.ChunkBytes = 32 << 20
 	}
 	if opts.Every <= 0 {
 		opts.Every = time.Second
@@ -113,19 +126,20 @@ func RunDecoded[T any](ctx context.Context, src Source, from uint64, decode func
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	recs := make(chan T, 4*opts.Chunk)
+	recs := make(chan item, min(4*opts.Chunk, readAhead))
 	errc := make(chan error, 1)
 	go func() {
 		errc <- src.Follow(ctx, journal.Seq(from), func(r journal.Record) error {
 			select {
-			case recs <- decode(r):
+			case recs <- item{decode(r), len(r.Data)}:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		})
 	}()
-	chunk := make([]T, 0, opts.Chunk)
+	chunk := make([]T, 0, min(opts.Chunk, readAhead))
+	bytes := 0
 	next := start.Add(opts.Every)
 	for p.Applied < p.Target {
 		select {
@@ -135,13 +149,13 @@ func RunDecoded[T any](ctx context.Context, src Source, from uint64, decode func
 			}
 			return p, err
 		case r := <-recs:
-			chunk = append(chunk[:0], r)
+			chunk, bytes = append(chunk[:0], r.v), r.size
 		}
 	fill:
-		for len(chunk) < cap(chunk) && p.Applied+uint64(len(chunk)) < p.Target {
+		for len(chunk) < opts.Chunk && bytes < opts.ChunkBytes && p.Applied+uint64(len(chunk)) < p.Target {
 			select {
 			case r := <-recs:
-				chunk = append(chunk, r)
+				chunk, bytes = append(chunk, r.v), bytes+r.size
 			default:
 				break fill
 			}
