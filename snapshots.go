@@ -72,6 +72,13 @@ func (d *domain) takeSnapshot(ctx context.Context) (snapshot.Meta, error) {
 	} else if len(gone) > 0 {
 		d.log.Info("old snapshots deleted", "count", len(gone), "kept", d.db.opts.SnapshotKeep)
 	}
+	if sw, ok := d.db.snaps.(snapshot.Sweeper); ok {
+		if n, err := sw.Sweep(ctx, d.name); err != nil {
+			d.log.Warn("sweeping the snapshot store failed; retried after the next snapshot", "err", err)
+		} else if n > 0 {
+			d.log.Info("snapshot store swept of debris from failed writes", "removed", n)
+		}
+	}
 	if err := d.truncate(ctx, meta.Seq); err != nil {
 		d.log.Warn("journal truncation failed; retried after the next snapshot", "err", err)
 	}

@@ -101,3 +101,12 @@ func Prune(ctx context.Context, st Store, domain string, keep int) ([]Meta, erro
 	}
 	return gone, nil
 }
+
+// Sweeper is implemented by stores that can be left with debris by a Put
+// or Delete that crashed midway (the object store's orphan chunks,
+// Cassandra's pending rows). Sweep removes what is old enough to be
+// debris for certain, and returns how much it removed; it may run on any
+// node at any time. The engine sweeps after each snapshot it takes.
+type Sweeper interface {
+	Sweep(ctx context.Context, domain string) (int, error)
+}

@@ -457,3 +457,10 @@ func (s *Store) Cleanup(ctx context.Context, domain string) (int, error) {
 	}
 	return removed, nil
 }
+
+// Sweep implements snapshot.Sweeper with Cleanup.
+func (s *Store) Sweep(ctx context.Context, domain string) (int, error) {
+	return s.Cleanup(ctx, domain)
+}
+
+var _ snapshot.Sweeper = (*Store)(nil)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sopd/sop/snapshot"
 )
 
 // MinCleanupAge is the smallest age Cleanup accepts.
@@ -94,3 +95,15 @@ func (s *Store) purgeIfOld(ctx context.Context, subj string, olderThan time.Dura
 	}
 	return true, nil
 }
+
+// SweepAge is the age Sweep removes orphan chunks at: far longer than any
+// upload pauses.
+const SweepAge = time.Hour
+
+// Sweep implements snapshot.Sweeper: Cleanup(ctx, SweepAge) (for every
+// domain of the bucket, whatever domain says).
+func (s *Store) Sweep(ctx context.Context, domain string) (int, error) {
+	return s.Cleanup(ctx, SweepAge)
+}
+
+var _ snapshot.Sweeper = (*Store)(nil)
