@@ -18,6 +18,10 @@ import (
 	"github.com/sopd/sop/replay"
 )
 
+// wrapJournal, when set (by tests of this package only), wraps every
+// domain's journal as it opens, to inject faults.
+var wrapJournal func(journal.Journal) journal.Journal
+
 // view is one published state of a domain: the B-tree version holding
 // every entry up to seq, and the catalog at that seq.
 type view struct {
@@ -96,6 +100,9 @@ func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error)
 	}
 	if d.journal, err = db.conn.Open(ctx, name, journal.StreamOptions{Replicas: db.opts.JournalReplicas}); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if wrapJournal != nil {
+		d.journal = wrapJournal(d.journal)
 	}
 	d.snapAt.Store(time.Now().UnixNano())
 	if metas, err := db.snaps.List(ctx, name); err != nil {

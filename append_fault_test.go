@@ -1,0 +1,166 @@
+package sop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/sopd/sop/journal"
+)
+
+// faultyJournal makes chosen appends fail as a journal whose connection
+// broke would: before anything is stored, after all of it is, or after the
+// first half of the group is.
+type faultyJournal struct {
+	journal.Journal
+	mu      sync.Mutex
+	mode    string        // "", "lost", "landed", "half", "hold": what the next Append does
+	then    string        // the mode after a "hold"
+	release chan struct{} // a "hold" append waits for it
+	entered chan struct{} // closed when a "hold" append begins
+}
+
+func (f *faultyJournal) Append(ctx context.Context, expectLast journal.Seq, msgs []journal.Msg) (journal.Seq, error) {
+	f.mu.Lock()
+	mode := f.mode
+	f.mode = f.then
+	f.then = ""
+	f.mu.Unlock()
+	switch mode {
+	case "hold":
+		close(f.entered)
+		<-f.release
+	case "lost":
+		return 0, fmt.Errorf("%w: connection lost before the publish", journal.ErrUnavailable)
+	case "landed":
+		if _, err := f.Journal.Append(ctx, expectLast, msgs); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%w: connection lost before the acknowledgement", journal.ErrUnavailable)
+	case "half":
+		if _, err := f.Journal.Append(ctx, expectLast, msgs[:len(msgs)/2]); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%w: connection lost midway", journal.ErrUnavailable)
+	}
+	return f.Journal.Append(ctx, expectLast, msgs)
+}
+
+func (f *faultyJournal) next(mode string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mode = mode
+}
+
+// TestAmbiguousAppend: when an append's outcome is unknown the leader
+// reads the journal back: requests whose entries landed get their seqs,
+// the others ErrUnavailable, and the state is exactly the journal's.
+func TestAmbiguousAppend(t *testing.T) {
+	var fj *faultyJournal
+	wrapJournal = func(j journal.Journal) journal.Journal {
+		fj = &faultyJournal{Journal: j}
+		return fj
+	}
+	defer func() { wrapJournal = nil }()
+	ctx := context.Background()
+	db, err := Open(ctx, Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.CreateStore(ctx, DefaultDomain, "s", nil); err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string) (uint64, error) {
+		return db.Update(ctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte(key), []byte(key)) })
+	}
+	get := func(key string) bool {
+		var found bool
+		err := db.View(ctx, DefaultDomain, func(tx *Tx) error {
+			_, ok, err := tx.Get("s", []byte(key))
+			found = ok
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return found
+	}
+
+	fj.next("lost")
+	if _, err := put("lost"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("commit whose append never reached the journal = %v, want ErrUnavailable", err)
+	}
+	if get("lost") {
+		t.Fatal("a commit that failed is visible")
+	}
+
+	fj.next("landed")
+	seq, err := put("landed")
+	if err != nil || seq != 2 {
+		t.Fatalf("commit whose append landed but was not acknowledged: seq %d, %v; want seq 2", seq, err)
+	}
+	if !get("landed") {
+		t.Fatal("the landed commit is not visible")
+	}
+
+	// A group of eight, half of which lands: the leader is held in the
+	// append of a first commit while the eight queue, so they form the
+	// next group.
+	fj.mu.Lock()
+	fj.mode, fj.then, fj.release, fj.entered = "hold", "half", make(chan struct{}), make(chan struct{})
+	fj.mu.Unlock()
+	held := make(chan error, 1)
+	go func() { _, err := put("held"); held <- err }()
+	<-fj.entered
+	d, err := db.domain(DefaultDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	results := make([]error, 8)
+	seqs := make([]uint64, 8)
+	for i := range results {
+		wg.Go(func() { seqs[i], results[i] = put(fmt.Sprint("g", i)) })
+	}
+	for len(d.reqs) < 8 {
+		runtime.Gosched()
+	}
+	close(fj.release)
+	wg.Wait()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	landed := 0
+	for i, err := range results {
+		visible := get(fmt.Sprint("g", i))
+		switch {
+		case err == nil && !visible:
+			t.Fatalf("g%d was acknowledged at seq %d but is not visible", i, seqs[i])
+		case err != nil && visible:
+			t.Fatalf("g%d failed (%v) but is visible", i, err)
+		case err != nil && !errors.Is(err, ErrUnavailable):
+			t.Fatalf("g%d: %v", i, err)
+		case err == nil:
+			landed++
+		}
+	}
+	if landed != 4 {
+		t.Fatalf("%d of the group of 8 were acknowledged; the journal took the first 4", landed)
+	}
+	// The node goes on, and its state is the journal's.
+	if _, err := put("after"); err != nil {
+		t.Fatal(err)
+	}
+	applied, _ := db.Applied(DefaultDomain)
+	_, last, err := db.JournalBounds(ctx, DefaultDomain)
+	if err != nil || last != applied {
+		t.Fatalf("applied %d, journal ends at %d (%v)", applied, last, err)
+	}
+	if err := db.Check(DefaultDomain); err != nil {
+		t.Fatal(err)
+	}
+}
