@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need, so that `make test` passes on a fresh machine with Go.
-# Today the tests need only Go. Later tests (Redis locks) add redis-server here.
+# The tests need Go, and redis-server for the Redis lease tests (lock/redislock).
 set -euo pipefail
 
 require_go() {
@@ -11,22 +11,38 @@ require_go() {
 	go version
 }
 
-# --- redis-server (not called yet) --------------------------------------------------
-# Enable by calling install_redis below once lock/redislock's tests need a real server.
-# Debian package: redis-server. apt-get needs root; CI runs as root.
-#
-# install_redis() {
-# 	if command -v redis-server >/dev/null 2>&1; then
-# 		redis-server --version
-# 		return
-# 	fi
-# 	SUDO=""
-# 	if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-# 	$SUDO apt-get update -qq
-# 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server
-# 	redis-server --version
-# }
+# --- redis-server ---------------------------------------------------------------
+# lock/redislock's tests start a real redis-server on a loopback port (no persistence);
+# they skip when it is missing unless SOP_REQUIRE_REDIS is set. Debian package:
+# redis-server. apt-get runs as root (CI) or through passwordless sudo; otherwise this
+# says what to install and goes on, and those tests skip.
+install_redis() {
+	if command -v redis-server >/dev/null 2>&1; then
+		redis-server --version
+		return
+	fi
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+			sudo=(sudo -n)
+		else
+			echo "test-deps: redis-server is missing and installing it needs root or passwordless sudo:" >&2
+			echo "test-deps: install the redis-server package by hand; until then the Redis lease tests skip" >&2
+			return
+		fi
+	fi
+	if ! command -v apt-get >/dev/null 2>&1; then
+		echo "test-deps: redis-server is missing and there is no apt-get: install redis-server (7.x) by hand; until then the Redis lease tests skip" >&2
+		return
+	fi
+	# env, not a prefix assignment: sudo would drop DEBIAN_FRONTEND from the environment.
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+	# Where systemd runs, the package also starts a service on port 6379; the tests
+	# neither use nor need it: each starts its own server on a free port.
+	redis-server --version
+}
 # ------------------------------------------------------------------------------------
 
 require_go
-# install_redis
+install_redis
