@@ -126,7 +126,7 @@ func TestAmbiguousAppend(t *testing.T) {
 	for i := range results {
 		wg.Go(func() { seqs[i], results[i] = put(fmt.Sprint("g", i)) })
 	}
-	for len(d.reqs) < 8 {
+	for len(d.cur.Load().reqs) < 8 {
 		runtime.Gosched()
 	}
 	close(fj.release)

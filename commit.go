@@ -55,45 +55,60 @@ func (d *domain) submit(ctx context.Context, req *commitReq) commitResult {
 	if err := d.failure(); err != nil {
 		return commitResult{err: err}
 	}
-	if d.db.opts.Follower {
+	l := d.cur.Load()
+	if l == nil || !l.leader {
 		return commitResult{err: fmt.Errorf("%w: this node follows domain %s's journal; write through the leader", ErrNotLeader, d.name)}
 	}
 	req.ctx = ctx
 	req.done = make(chan commitResult, 1)
 	select {
-	case d.reqs <- req:
+	case l.reqs <- req:
 	case <-ctx.Done():
 		return commitResult{err: ctx.Err()}
-	case <-d.stop:
-		return commitResult{err: ErrClosed}
+	case <-l.stop:
+		return commitResult{err: d.stopped()}
 	}
 	select {
 	case res := <-req.done:
 		return res
 	case <-ctx.Done():
 		return commitResult{err: fmt.Errorf("%w: gave up waiting for the commit, whose outcome is unknown: %w", ErrUnavailable, ctx.Err())}
-	case <-d.loopDone:
+	case <-l.done:
+		// Requests a stopped loop did not take are never committed: each
+		// leader loop has its own queue.
 		select {
 		case res := <-req.done:
 			return res
 		default:
-			return commitResult{err: ErrClosed}
+			return commitResult{err: d.stopped()}
 		}
 	}
 }
 
+// stopped is the error of a request whose leader loop stopped: ErrClosed
+// when the domain closes, else ErrNotLeader (the lease was lost).
+func (d *domain) stopped() error {
+	select {
+	case <-d.stop:
+		return ErrClosed
+	default:
+		return fmt.Errorf("%w: this node stopped leading domain %s; write through the new leader", ErrNotLeader, d.name)
+	}
+}
+
 // run is the leader loop: it takes every queued request (up to MaxGroup),
-// commits them as one group, and repeats. While a group is appended the
-// next one queues, so groups grow with load and no timer waits for company.
-func (d *domain) run() {
-	defer close(d.loopDone)
+// commits them as one group, and repeats, until l stops. While a group is
+// appended the next one queues, so groups grow with load and no timer
+// waits for company.
+func (d *domain) run(l *loop) {
+	defer close(l.done)
 	group := make([]*commitReq, 0, d.db.opts.MaxGroup)
 	for {
 		select {
-		case <-d.stop:
-			d.drain()
+		case <-l.stop:
+			d.drain(l)
 			return
-		case r := <-d.reqs:
+		case r := <-l.reqs:
 			group = append(group[:0], r)
 		}
 		// The committers the last group answered are about to submit
@@ -104,7 +119,7 @@ func (d *domain) run() {
 	fill:
 		for len(group) < cap(group) {
 			select {
-			case r := <-d.reqs:
+			case r := <-l.reqs:
 				group = append(group, r)
 			default:
 				break fill
@@ -115,12 +130,13 @@ func (d *domain) run() {
 	}
 }
 
-// drain fails every queued request with ErrClosed.
-func (d *domain) drain() {
+// drain fails every request queued for l.
+func (d *domain) drain(l *loop) {
+	err := d.stopped()
 	for {
 		select {
-		case r := <-d.reqs:
-			r.finish(commitResult{err: ErrClosed})
+		case r := <-l.reqs:
+			r.finish(commitResult{err: err})
 		default:
 			return
 		}

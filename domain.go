@@ -50,14 +50,17 @@ type domain struct {
 	commits atomic.Uint64 // entries this node appended
 
 	rebuilding atomic.Bool // Rebuild closed this domain to replace it
-	closeOnce  sync.Once
-	closeErr   error
-	snapMu     sync.Mutex    // one snapshot at a time
-	snapSeq    atomic.Uint64 // seq of the newest snapshot known
-	snapAt     atomic.Int64  // when it was taken, Unix nanoseconds
-	snapping   atomic.Bool   // an automatic snapshot is running
-	snapWG     sync.WaitGroup
-	cpSeqSaved atomic.Uint64 // seq of the last saved checkpoint, for truncation
+	// streamIncarnation identifies the journal stream's incarnation, the
+	// same on every node (incarnation is this node's checkpoint record's).
+	streamIncarnation string
+	closeOnce         sync.Once
+	closeErr          error
+	snapMu            sync.Mutex    // one snapshot at a time
+	snapSeq           atomic.Uint64 // seq of the newest snapshot known
+	snapAt            atomic.Int64  // when it was taken, Unix nanoseconds
+	snapping          atomic.Bool   // an automatic snapshot is running
+	snapWG            sync.WaitGroup
+	cpSeqSaved        atomic.Uint64 // seq of the last saved checkpoint, for truncation
 
 	skipMu  sync.Mutex
 	skipped map[uint64]struct{} // seqs of journal entries applying skipped (bad or rejected); guarded by skipMu
@@ -72,14 +75,14 @@ type domain struct {
 	events  []Event // the events of the group or records being applied
 	opening bool    // openDomain is replaying: nobody can watch yet
 
-	reqs     chan *commitReq
-	failed   atomic.Pointer[error] // set when the projection cannot go on
-	sinceCP  atomic.Uint64         // entries applied since the last checkpoint
-	kick     chan struct{}         // wakes the checkpointer early
-	stop     chan struct{}
-	loopDone chan struct{}
-	cpDone   chan struct{}
-	cpSeq    uint64 // seq of the last saved checkpoint; owned by the checkpointer
+	cur        atomic.Pointer[loop]  // the leader or follower loop running now
+	manageDone chan struct{}         // closed when manage returns
+	failed     atomic.Pointer[error] // set when the projection cannot go on
+	sinceCP    atomic.Uint64         // entries applied since the last checkpoint
+	kick       chan struct{}         // wakes the checkpointer early
+	stop       chan struct{}
+	cpDone     chan struct{}
+	cpSeq      uint64 // seq of the last saved checkpoint; owned by the checkpointer
 }
 
 func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error) {
@@ -93,14 +96,14 @@ func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error)
 	d := &domain{
 		db: db, name: name, incarnation: rec.Incarnation,
 		log:  db.opts.Logger.With("domain", name),
-		reqs: make(chan *commitReq, 4*db.opts.MaxGroup),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}),
-		loopDone: make(chan struct{}), cpDone: make(chan struct{}),
+		manageDone: make(chan struct{}), cpDone: make(chan struct{}),
 		ids: newRecentIDs(recentIDsKept),
 	}
 	if d.journal, err = db.conn.Open(ctx, name, journal.StreamOptions{Replicas: db.opts.JournalReplicas}); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	d.streamIncarnation = d.journal.(interface{ Incarnation() string }).Incarnation()
 	if wrapJournal != nil {
 		d.journal = wrapJournal(d.journal)
 	}
@@ -137,11 +140,7 @@ func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error)
 	d.hist = newHistory(d.last, db.opts.ConflictHistory)
 	d.cpSeq = rec.Applied
 	d.cpSeqSaved.Store(rec.Applied)
-	if db.opts.Follower {
-		go d.follow()
-	} else {
-		go d.run()
-	}
+	go d.manage(d.start(!db.opts.Follower && db.opts.Leases == nil))
 	go d.checkpointer()
 	return d, nil
 }
@@ -484,7 +483,7 @@ func (d *domain) close() error {
 
 func (d *domain) shutdown() error {
 	close(d.stop)
-	<-d.loopDone
+	<-d.manageDone
 	d.feed.close()
 	<-d.cpDone
 	d.snapWG.Wait()

@@ -20,8 +20,8 @@ const followBatch = 1000
 // apply has no gap and no duplicate. A broken subscription is started
 // again from the last applied seq; a position the journal no longer
 // holds fails the domain (reopen it: it restores a snapshot).
-func (d *domain) follow() {
-	defer close(d.loopDone)
+func (d *domain) follow(l *loop) {
+	defer close(l.done)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	recs := make(chan decoded, 4*followBatch)
@@ -40,7 +40,7 @@ func (d *domain) follow() {
 				}
 			})
 		}()
-		err := d.applyFollowed(recs, errc, batch)
+		err := d.applyFollowed(l, recs, errc, batch)
 		stopSub()
 		if err == nil { // stopping
 			<-errc
@@ -58,19 +58,18 @@ func (d *domain) follow() {
 		}
 		d.log.Warn("following the journal failed; starting again", "applied", d.last, "err", err)
 		select {
-		case <-d.stop:
+		case <-l.stop:
 			return
 		case <-time.After(backoff(min(attempt, 6)) * 10):
 		}
 	}
 }
 
-// applyFollowed applies records as they arrive until the domain stops
-// (nil) or the subscription ends (its error) or applying fails.
-func (d *domain) applyFollowed(recs <-chan decoded, errc <-chan error, batch []decoded) error {
+// applyFollowed applies records as they arrive until l stops (nil) or the subscription ends (its error) or applying fails.
+func (d *domain) applyFollowed(l *loop, recs <-chan decoded, errc <-chan error, batch []decoded) error {
 	for {
 		select {
-		case <-d.stop:
+		case <-l.stop:
 			return nil
 		case err := <-errc:
 			if err == nil {

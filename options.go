@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/sopd/sop/lock"
 	"github.com/sopd/sop/snapshot"
 )
 
@@ -115,6 +116,14 @@ type Options struct {
 	// journal no longer reaches back to the node's checkpoint), serves
 	// reads and watches, and answers writes with ErrNotLeader.
 	Follower bool
+	// Leases, when set, decides each domain's leader: the node holding the
+	// domain's lease (named from ClusterName, the domain and its
+	// incarnation) leads it, the others follow. LeaseTTL is the lease's
+	// time to live (default 5 seconds; renewed every third of it).
+	// ClusterName defaults to "sop".
+	Leases      lock.Leaser
+	LeaseTTL    time.Duration
+	ClusterName string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -164,6 +173,15 @@ func (o *Options) setDefaults() error {
 	}
 	if o.JournalRetain == 0 {
 		o.JournalRetain = 10000
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 5 * time.Second
+	}
+	if o.ClusterName == "" {
+		o.ClusterName = "sop"
+	}
+	if o.Leases != nil && o.Follower {
+		return fmt.Errorf("%w: Leases and Follower exclude each other: with leases the lease decides who follows", ErrBadOptions)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

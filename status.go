@@ -43,9 +43,9 @@ func (db *DB) Status(ctx context.Context) ([]DomainStatus, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: domain %s: %w", ErrUnavailable, name, err)
 		}
-		role := RoleLeader
-		if db.opts.Follower {
-			role = RoleFollower
+		role := RoleFollower
+		if l := d.cur.Load(); l != nil && l.leader {
+			role = RoleLeader
 		}
 		st := DomainStatus{
 			Name: name, Role: role, Applied: d.applied(),

@@ -238,3 +238,10 @@ func directRecord(m *nats.Msg) (Record, uint64, error) {
 	}
 	return Record{Seq: Seq(seq), ID: m.Header.Get(hdrMsgID), Data: m.Data}, pending, nil
 }
+
+// Incarnation identifies this incarnation of the stream: the time
+// JetStream created it, in Unix nanoseconds. A domain deleted and created
+// again has a new stream, so a new incarnation, on every node alike.
+func (s *Stream) Incarnation() string {
+	return strconv.FormatInt(s.st.CachedInfo().Created.UnixNano(), 10)
+}

@@ -1,0 +1,105 @@
+package sop_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sopd/sop"
+	"github.com/sopd/sop/journal"
+	"github.com/sopd/sop/lock"
+)
+
+// roleOf is domain default's role on db.
+func roleOf(t *testing.T, db *sop.DB) sop.Role {
+	t.Helper()
+	st, err := db.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st[0].Role
+}
+
+// waitFor polls cond until it holds, failing the test after 30 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLeaseDecidesLeader: two nodes share a journal and a lease store; the
+// lease holder leads and the other follows (writes there are
+// ErrNotLeader). When the leader closes, the follower takes the lease,
+// catches up, and leads from the journal's end; the old leader, reopened,
+// follows.
+func TestLeaseDecidesLeader(t *testing.T) {
+	ctx := context.Background()
+	// The journal lives on its own server, so that closing a node leaves it.
+	srv, err := journal.StartServer(journal.ServerOptions{Dir: t.TempDir(), Listen: freeAddr(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	url := srv.ClientURL()
+	leases := lock.NewMemory(lock.MemoryOptions{})
+	dirA := t.TempDir()
+	opts := func(o *sop.Options) {
+		o.LeaseTTL = 300 * time.Millisecond
+		o.ClusterName = "test"
+	}
+	a, err := sop.Open(ctx, sop.Options{Dir: dirA, NATSURL: url, Leases: leases, LeaseTTL: 300 * time.Millisecond, ClusterName: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "A to lead", func() bool { return roleOf(t, a) == sop.RoleLeader })
+	b := openTest(t, "", opts, func(o *sop.Options) { o.NATSURL = url; o.Leases = leases.Peer() })
+	if roleOf(t, b) != sop.RoleFollower {
+		t.Fatal("B leads while A holds the lease")
+	}
+	mustCreateStore(t, a, "default", "s")
+	var last uint64
+	for i := range 20 {
+		if last, err = a.Update(ctx, "default", func(tx *sop.Tx) error { return tx.Put("s", []byte(fmt.Sprint(i)), []byte("a")) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Update(ctx, "default", func(tx *sop.Tx) error { return tx.Put("s", []byte("x"), nil) }); !errors.Is(err, sop.ErrNotLeader) {
+		t.Fatalf("write on the follower = %v, want ErrNotLeader", err)
+	}
+	if err := b.WaitApplied(ctx, "default", last); err != nil {
+		t.Fatal(err)
+	}
+	_, sumA := mustHash(t, a)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B to lead", func() bool { return roleOf(t, b) == sop.RoleLeader })
+	seq, err := b.Update(ctx, "default", func(tx *sop.Tx) error { return tx.Put("s", []byte("b"), []byte("b")) })
+	if err != nil || seq != last+1 {
+		t.Fatalf("first write of the new leader: seq %d, %v; want %d", seq, err, last+1)
+	}
+	// B held A's state before its own write.
+	if _, err := b.Update(ctx, "default", func(tx *sop.Tx) error { return tx.Delete("s", []byte("b")) }); err != nil {
+		t.Fatal(err)
+	}
+	a2 := openTest(t, dirA, opts, func(o *sop.Options) { o.NATSURL = url; o.Leases = leases.Peer() })
+	bseq, sumB := mustHash(t, b)
+	if err := a2.WaitApplied(ctx, "default", bseq); err != nil {
+		t.Fatal(err)
+	}
+	if roleOf(t, a2) != sop.RoleFollower {
+		t.Fatal("the reopened old leader leads while B holds the lease")
+	}
+	aseq, sumA2 := mustHash(t, a2)
+	if aseq != bseq || !bytes.Equal(sumA2, sumB) || !bytes.Equal(sumB, sumA) {
+		t.Fatalf("hashes: A before %x, B %x at %d, A reopened %x at %d (B's put and delete of b cancel out)", sumA, sumB, bseq, sumA2, aseq)
+	}
+}
