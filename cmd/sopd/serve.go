@@ -19,6 +19,7 @@ import (
 	"github.com/sopd/sop"
 	"github.com/sopd/sop/httpapi"
 	"github.com/sopd/sop/journal"
+	"github.com/sopd/sop/lock/redislock"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -32,6 +33,9 @@ type serveConfig struct {
 	natsURL             string
 	natsListen          string
 	redisURL            string
+	redis               redislock.Options // parsed from redisURL
+	clusterName         string
+	leaseTTL            time.Duration
 	nodeID              string
 	journalRetain       int
 	journalSync         string
@@ -77,7 +81,9 @@ func (c *serveConfig) flags() []serveFlag {
 		{"http", "SOP_HTTP", "HTTP API address; a non-loopback address needs --auth-tokens", str(&c.http)},
 		{"nats-url", "SOP_NATS_URL", "an existing NATS JetStream cluster (comma-separated URLs); empty: the embedded server", str(&c.natsURL)},
 		{"nats-listen", "SOP_NATS_LISTEN", "client address of the embedded NATS server, for standard NATS tools; empty: in-process only", str(&c.natsListen)},
-		{"redis-url", "SOP_REDIS_URL", "Redis for leases and locks (cluster mode, not built yet); empty: in-memory locks", str(&c.redisURL)},
+		{"redis-url", "SOP_REDIS_URL", "Redis for the domains' leader leases (cluster mode: the lease holder leads a domain, the other nodes follow it); empty: this node leads every domain", str(&c.redisURL)},
+		{"cluster-name", "SOP_CLUSTER_NAME", "name of the cluster, in the names of its leases (cluster mode)", str(&c.clusterName)},
+		{"lease-ttl", "SOP_LEASE_TTL", "time to live of a domain's leader lease, renewed every third of it (cluster mode)", &durationValue{p: &c.leaseTTL}},
 		{"node-id", "SOP_NODE_ID", "this node's name; empty: generated once and kept in the data directory", str(&c.nodeID)},
 		{"journal-retain", "SOP_JOURNAL_RETAIN", "journal entries kept behind the newest snapshot when a snapshot truncates the journal", &intValue{p: &c.journalRetain, min: 1, max: 1 << 40}},
 		{"journal-sync", "SOP_JOURNAL_SYNC", "embedded journal durability: always (fsync before acknowledging) or interval", &choiceValue{p: &c.journalSync, choices: []string{"always", "interval"}}},
@@ -122,7 +128,7 @@ func (v *stringValue) Type() string       { return "string" }
 // newServeConfig sets the defaults and defines the flags on fs.
 func newServeConfig(fs *pflag.FlagSet) *serveConfig {
 	c := &serveConfig{
-		data: "./data", http: "127.0.0.1:7070", natsListen: "127.0.0.1:4250",
+		data: "./data", http: "127.0.0.1:7070", natsListen: "127.0.0.1:4250", clusterName: "sop", leaseTTL: 5 * time.Second,
 		journalRetain: 10000, journalSync: "always", journalSyncInterval: time.Second,
 		cacheSize: 64 << 20, checkpointEntries: 10000, checkpointInterval: 5 * time.Second,
 		snapshotKeep: 3, snapshotEntries: 100000, snapshotInterval: time.Hour, snap: newSnapStoreConfig(),
@@ -167,12 +173,21 @@ func (c *serveConfig) check() error {
 	switch {
 	case strings.TrimSpace(c.data) == "":
 		return fmt.Errorf("%s: the data directory is empty: name one, e.g. --data ./data", src("data"))
-	case c.redisURL != "":
-		return fmt.Errorf("%s: cluster mode (Redis leases and locks) is not built yet; it arrives in a later release. A standalone node needs no Redis: unset --redis-url and SOP_REDIS_URL", src("redis-url"))
+	case c.leaseTTL < 300*time.Millisecond:
+		return fmt.Errorf("%s: a lease must live at least 300ms (it is renewed every third of it); 5s is a good default", src("lease-ttl"))
+	case strings.TrimSpace(c.clusterName) == "":
+		return fmt.Errorf("%s: the cluster name is empty: name the cluster, e.g. --cluster-name prod", src("cluster-name"))
 	case c.pageSize&(c.pageSize-1) != 0:
 		return fmt.Errorf("%s: a page size is a power of two: 4KiB, 8KiB, 16KiB, 32KiB or 64KiB", src("page-size"))
 	case c.nodeID != "" && !nodeIDRule.MatchString(c.nodeID):
 		return fmt.Errorf("%s: a node id is 1 to 64 ASCII letters, digits, '.', '-' or '_', starting with a letter or digit", src("node-id"))
+	}
+	if c.redisURL != "" {
+		o, err := redislock.ParseURL(c.redisURL)
+		if err != nil {
+			return fmt.Errorf("%s: %w (e.g. redis://10.0.0.5:6379/0)", src("redis-url"), err)
+		}
+		c.redis = o
 	}
 	if err := checkAddr(c.natsListen, true); err != nil {
 		return fmt.Errorf("%s: %w", src("nats-listen"), err)
@@ -291,6 +306,7 @@ func (c *serveConfig) dbOptions(log *slog.Logger) sop.Options {
 		JournalRetain: uint64(c.journalRetain), SnapshotKeep: c.snapshotKeep,
 		SnapshotEntries: c.snapshotEntries, SnapshotInterval: c.snapshotInterval,
 		SnapshotsInJetStream: c.snap.kind == "jetstream", Logger: log,
+		ClusterName: c.clusterName, LeaseTTL: c.leaseTTL,
 	}
 }
 
@@ -444,6 +460,17 @@ func openDB(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*sop.DB, f
 	}
 	opts := cfg.dbOptions(log)
 	opts.Snapshots = snaps
+	if cfg.redisURL != "" {
+		leases, err := redislock.New(ctx, cfg.redis)
+		if err != nil {
+			closeSnaps()
+			return nil, nil, fmt.Errorf("cluster mode: cannot reach Redis at %s (--redis-url): %w", cfg.redis.Addr, err)
+		}
+		opts.Leases = leases
+		closeStore := closeSnaps
+		closeSnaps = func() error { return errors.Join(leases.Close(), closeStore()) }
+		log.Info("cluster mode: domain leaders by Redis lease", "redis", cfg.redis.Addr, "cluster", cfg.clusterName, "lease_ttl", cfg.leaseTTL)
+	}
 	db, err := sop.Open(ctx, opts)
 	if err != nil {
 		closeSnaps()

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sopd/sop/client"
+	"github.com/sopd/sop/journal"
+)
+
+// startRedis runs a redis-server without persistence on a free loopback
+// port for t. It skips t when the binary is missing, unless
+// SOP_REQUIRE_REDIS is set (CI sets it).
+func startRedis(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("SOP_REQUIRE_REDIS") != "" {
+			t.Fatalf("redis-server not found and SOP_REQUIRE_REDIS is set: %v", err)
+		}
+		t.Skip("redis-server not found on PATH: install it (scripts/test-deps.sh does) to run the cluster test")
+	}
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"), "--daemonize", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server did not listen on %s", addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestClusterFailover: two sopd nodes share a NATS server and a Redis;
+// the lease holder leads, the other answers writes with 503 not_leader.
+// After kill -9 of the leader the other takes over within a few lease
+// times, and no acknowledged write is lost; the old leader, restarted,
+// follows and converges to the same state hash.
+func TestClusterFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs processes; skipped with -short")
+	}
+	redis := startRedis(t)
+	srv, err := journal.StartServer(journal.ServerOptions{Dir: t.TempDir(), Listen: freeAddr(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	bin := buildSopd(t)
+	type node struct {
+		d    *daemon
+		addr string
+		data string
+		c    *client.Client
+	}
+	start := func(n *node) {
+		n.d = startDaemon(t, bin, "--data", n.data, "--http", n.addr, "--nats-url", srv.ClientURL(),
+			"--redis-url", "redis://"+redis, "--lease-ttl", "600ms", "--cluster-name", "t")
+		n.d.waitReady(t, n.addr)
+	}
+	nodes := make([]*node, 2)
+	for i := range nodes {
+		n := &node{addr: freeAddr(t), data: filepath.Join(t.TempDir(), "data")}
+		c, err := client.New("http://"+n.addr, client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.c = c
+		start(n)
+		nodes[i] = n
+	}
+	ctx := context.Background()
+	role := func(n *node) string {
+		st, err := n.c.Status(ctx)
+		if err != nil {
+			return "down"
+		}
+		return st.Domains[0].Role
+	}
+	var leader, follower *node
+	waitUntil(t, "one leader", func() bool {
+		r0, r1 := role(nodes[0]), role(nodes[1])
+		switch {
+		case r0 == "leader" && r1 == "follower":
+			leader, follower = nodes[0], nodes[1]
+		case r1 == "leader" && r0 == "follower":
+			leader, follower = nodes[1], nodes[0]
+		default:
+			return false
+		}
+		return true
+	})
+	if _, err := leader.c.CreateStore(ctx, "default", "s", nil); err != nil {
+		t.Fatal(err)
+	}
+	acked := map[string]uint64{}
+	for i := range 30 {
+		key := fmt.Sprintf("k%02d", i)
+		seq, err := leader.c.Put(ctx, "default", "s", client.StringKey(key), json.RawMessage(`1`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked[key] = seq
+	}
+	_, err = follower.c.Put(ctx, "default", "s", client.StringKey("x"), json.RawMessage(`1`))
+	var cerr *client.Error
+	if !errors.As(err, &cerr) || cerr.StatusCode != 503 || cerr.Code != "not_leader" {
+		t.Fatalf("write on the follower = %v, want 503 not_leader", err)
+	}
+
+	leader.d.cmd.Process.Kill()
+	<-leader.d.done
+	killed := time.Now()
+	waitUntil(t, "the follower to lead", func() bool { return role(follower) == "leader" })
+	t.Logf("new leader %v after the kill", time.Since(killed).Round(time.Millisecond))
+	seq, err := follower.c.Put(ctx, "default", "s", client.StringKey("after"), json.RawMessage(`2`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked["after"] = seq
+	for key, want := range acked {
+		it, err := follower.c.Get(ctx, "default", "s", client.StringKey(key))
+		if err != nil || it.Version != want {
+			t.Fatalf("acknowledged %s at seq %d: %+v, %v", key, want, it, err)
+		}
+	}
+	start(leader) // the old leader comes back as a follower
+	if r := role(leader); r != "follower" {
+		t.Fatalf("the restarted old leader is %s", r)
+	}
+	waitUntil(t, "equal state hashes", func() bool {
+		s1, h1, err1 := follower.c.Hash(ctx, "default")
+		s2, h2, err2 := leader.c.Hash(ctx, "default")
+		return err1 == nil && err2 == nil && s1 == s2 && string(h1) == string(h2)
+	})
+}
+
+// waitUntil polls cond for up to 30 seconds.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
