@@ -57,6 +57,9 @@ func (d *domain) submit(ctx context.Context, req *commitReq) commitResult {
 	}
 	l := d.cur.Load()
 	if l == nil || !l.leader {
+		if d.db.opts.Leases != nil {
+			return d.forward(ctx, req)
+		}
 		return commitResult{err: fmt.Errorf("%w: this node follows domain %s's journal; write through the leader", ErrNotLeader, d.name)}
 	}
 	req.ctx = ctx

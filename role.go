@@ -114,7 +114,13 @@ func (d *domain) lead(cur *loop) {
 			continue
 		}
 		cur = d.start(true)
+		unserve, err := d.serveCommits()
+		if err != nil {
+			d.log.Warn("cannot take forwarded commits; followers' writes fail meanwhile", "err", err)
+			unserve = func() {}
+		}
 		lost := d.keep(lease)
+		unserve()
 		d.halt(cur)
 		cur = nil
 		if !lost {

@@ -84,3 +84,33 @@ func (c *Conn) JetStream() (jetstream.JetStream, error) {
 	}
 	return js, nil
 }
+
+// ErrNoResponder: a Request found nobody serving its subject.
+var ErrNoResponder = errors.New("journal: no responder")
+
+// Serve answers requests on subject with h until the returned stop is
+// called. h runs on its own goroutine per request.
+func (c *Conn) Serve(subject string, h func(req []byte) []byte) (stop func(), err error) {
+	sub, err := c.nc.Subscribe(subject, func(m *nats.Msg) {
+		// A lost answer is the requester's to handle: it times out and
+		// learns the outcome otherwise.
+		go func() { _ = m.Respond(h(m.Data)) }()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("serve %s: %w", subject, classify(err))
+	}
+	return func() { _ = sub.Unsubscribe() }, nil
+}
+
+// Request sends data to whoever serves subject and returns the answer.
+// Nobody serving it is ErrNoResponder; a lost answer wraps ErrUnavailable.
+func (c *Conn) Request(ctx context.Context, subject string, data []byte) ([]byte, error) {
+	m, err := c.nc.RequestWithContext(ctx, subject, data)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil, fmt.Errorf("%w on %s", ErrNoResponder, subject)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("request %s: %w", subject, classify(err))
+	}
+	return m.Data, nil
+}
