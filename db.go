@@ -53,6 +53,10 @@ type DB struct {
 
 	replays replays // journal replays in progress, for Status
 
+	members      members       // cluster members heard (cluster mode)
+	closing      chan struct{} // closed when Close begins
+	announceDone chan struct{} // closed when announcing stopped; nil when it never ran
+
 	mu      sync.RWMutex
 	domains map[string]*domain // guarded by mu
 	closed  bool               // guarded by mu
@@ -66,7 +70,7 @@ func Open(ctx context.Context, opts Options) (_ *DB, err error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	db := &DB{opts: opts, dir: opts.Dir, domains: map[string]*domain{}}
+	db := &DB{opts: opts, dir: opts.Dir, domains: map[string]*domain{}, closing: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			db.shutdown()
@@ -99,6 +103,11 @@ func Open(ctx context.Context, opts Options) (_ *DB, err error) {
 	}
 	for _, name := range names {
 		if err := db.openDomain(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Leases != nil {
+		if err := db.announce(); err != nil {
 			return nil, err
 		}
 	}
@@ -280,6 +289,12 @@ func (db *DB) Close() error {
 }
 
 func (db *DB) shutdown() error {
+	if db.closing != nil {
+		close(db.closing)
+		if db.announceDone != nil {
+			<-db.announceDone
+		}
+	}
 	var errs []error
 	for _, d := range db.domains {
 		errs = append(errs, d.close())

@@ -124,6 +124,9 @@ type Options struct {
 	Leases      lock.Leaser
 	LeaseTTL    time.Duration
 	ClusterName string
+	// Advertise is the address this node announces to the cluster (its
+	// HTTP API URL), so that others can name it (see DB.Members).
+	Advertise string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }

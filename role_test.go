@@ -55,14 +55,23 @@ func TestLeaseDecidesLeader(t *testing.T) {
 		o.LeaseTTL = 300 * time.Millisecond
 		o.ClusterName = "test"
 	}
-	a, err := sop.Open(ctx, sop.Options{Dir: dirA, NATSURL: url, Leases: leases, LeaseTTL: 300 * time.Millisecond, ClusterName: "test"})
+	a, err := sop.Open(ctx, sop.Options{Dir: dirA, NATSURL: url, Leases: leases, LeaseTTL: 300 * time.Millisecond, ClusterName: "test", NodeID: "a", Advertise: "http://a"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "A to lead", func() bool { return roleOf(t, a) == sop.RoleLeader })
-	b := openTest(t, "", opts, func(o *sop.Options) { o.NATSURL = url; o.Leases = leases.Peer() })
+	b := openTest(t, "", opts, func(o *sop.Options) { o.NATSURL = url; o.Leases = leases.Peer(); o.NodeID = "b"; o.Advertise = "http://b" })
 	if roleOf(t, b) != sop.RoleFollower {
 		t.Fatal("B leads while A holds the lease")
+	}
+	waitFor(t, "the nodes to hear each other", func() bool {
+		ms := b.Members()
+		return len(ms) == 2 && ms[0].Roles["default"] != ms[1].Roles["default"]
+	})
+	for _, m := range b.Members() {
+		if want := map[bool]sop.Role{true: sop.RoleLeader, false: sop.RoleFollower}[m.Node == a.Node()]; m.Roles["default"] != want || m.Advertise != "http://"+m.Node {
+			t.Fatalf("member %+v, want role %s", m, want)
+		}
 	}
 	mustCreateStore(t, a, "default", "s")
 	var last uint64

@@ -43,11 +43,20 @@ func (c *Client) Rebuild(ctx context.Context, domain string) (uint64, error) {
 	return out.Seq, err
 }
 
+// Member is a node of the cluster as the answering node last heard of it.
+type Member struct {
+	Node      string            `json:"node"`
+	Advertise string            `json:"advertise,omitempty"` // its HTTP address
+	Roles     map[string]string `json:"roles"`               // domain -> "leader" or "follower"
+	LastSeen  time.Time         `json:"last_seen"`
+}
+
 // Status is the node's state.
 type Status struct {
 	Node    string         `json:"node"`
 	Version string         `json:"version"`
 	Domains []DomainStatus `json:"domains"`
+	Members []Member       `json:"members"` // the cluster's nodes (this one alone when standalone)
 }
 
 // Status reports the node and each of its domains.

@@ -255,7 +255,8 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 		Node    string             `json:"node"`
 		Version string             `json:"version"`
 		Domains []domainStatusJSON `json:"domains"`
-	}{Node: s.db.Node(), Version: s.opts.Version, Domains: []domainStatusJSON{}}
+		Members []sop.Member       `json:"members"`
+	}{Node: s.db.Node(), Version: s.opts.Version, Domains: []domainStatusJSON{}, Members: s.db.Members()}
 	for _, d := range st {
 		ds := domainStatusJSON{
 			Name: d.Name, Role: string(d.Role), AppliedSeq: d.Applied,

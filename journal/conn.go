@@ -114,3 +114,21 @@ func (c *Conn) Request(ctx context.Context, subject string, data []byte) ([]byte
 	}
 	return m.Data, nil
 }
+
+// Publish sends data on subject, fire and forget (core NATS).
+func (c *Conn) Publish(subject string, data []byte) error {
+	if err := c.nc.Publish(subject, data); err != nil {
+		return fmt.Errorf("publish %s: %w", subject, classify(err))
+	}
+	return nil
+}
+
+// Subscribe calls fn with every message on subject until the returned stop
+// is called. fn runs on one goroutine, in order.
+func (c *Conn) Subscribe(subject string, fn func(data []byte)) (stop func(), err error) {
+	sub, err := c.nc.Subscribe(subject, func(m *nats.Msg) { fn(m.Data) })
+	if err != nil {
+		return nil, fmt.Errorf("subscribe %s: %w", subject, classify(err))
+	}
+	return func() { _ = sub.Unsubscribe() }, nil
+}

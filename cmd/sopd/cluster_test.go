@@ -109,6 +109,20 @@ func TestClusterFailover(t *testing.T) {
 		}
 		return true
 	})
+	waitUntil(t, "each node to list both in /v1/status members", func() bool {
+		for _, n := range nodes {
+			st, err := n.c.Status(ctx)
+			if err != nil || len(st.Members) != 2 {
+				return false
+			}
+			for _, m := range st.Members {
+				if m.Advertise != "http://"+nodes[0].addr && m.Advertise != "http://"+nodes[1].addr {
+					return false
+				}
+			}
+		}
+		return true
+	})
 	if _, err := leader.c.CreateStore(ctx, "default", "s", nil); err != nil {
 		t.Fatal(err)
 	}

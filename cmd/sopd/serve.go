@@ -460,6 +460,10 @@ func openDB(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*sop.DB, f
 	}
 	opts := cfg.dbOptions(log)
 	opts.Snapshots = snaps
+	opts.Advertise = "http://" + cfg.http
+	if cfg.tlsCert != "" {
+		opts.Advertise = "https://" + cfg.http
+	}
 	if cfg.redisURL != "" {
 		leases, err := redislock.New(ctx, cfg.redis)
 		if err != nil {
