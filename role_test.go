@@ -60,7 +60,12 @@ func TestLeaseDecidesLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "A to lead", func() bool { return roleOf(t, a) == sop.RoleLeader })
-	b := openTest(t, "", opts, func(o *sop.Options) { o.NATSURL = url; o.Leases = leases.Peer(); o.NodeID = "b"; o.Advertise = "http://b" })
+	b := openTest(t, "", opts, func(o *sop.Options) {
+		o.NATSURL = url
+		o.Leases = leases.Peer()
+		o.NodeID = "b"
+		o.Advertise = "http://b"
+	})
 	if roleOf(t, b) != sop.RoleFollower {
 		t.Fatal("B leads while A holds the lease")
 	}
