@@ -402,6 +402,11 @@ func (d *domain) recover(err error, accepted []*commitReq, retry bool) {
 	}
 	switch {
 	case len(pending) == 0:
+	case errors.Is(err, journal.ErrFenced) && d.db.opts.Leases != nil:
+		// In a cluster another writer means another leader: this node
+		// must not append again before its lease says it still leads.
+		d.checkLease()
+		failAll(pending, fmt.Errorf("%w: another node appended to domain %s's journal: it leads now", ErrNotLeader, d.name))
 	case errors.Is(err, journal.ErrFenced) && retry:
 		d.commitGroup(pending, false)
 	case errors.Is(err, journal.ErrFenced):

@@ -76,6 +76,7 @@ type domain struct {
 	opening bool    // openDomain is replaying: nobody can watch yet
 
 	cur        atomic.Pointer[loop]  // the leader or follower loop running now
+	leaseCheck chan struct{}         // asks the lease keeper to renew at once
 	manageDone chan struct{}         // closed when manage returns
 	failed     atomic.Pointer[error] // set when the projection cannot go on
 	sinceCP    atomic.Uint64         // entries applied since the last checkpoint
@@ -96,7 +97,7 @@ func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error)
 	d := &domain{
 		db: db, name: name, incarnation: rec.Incarnation,
 		log:  db.opts.Logger.With("domain", name),
-		kick: make(chan struct{}, 1), stop: make(chan struct{}),
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), leaseCheck: make(chan struct{}, 1),
 		manageDone: make(chan struct{}), cpDone: make(chan struct{}),
 		ids: newRecentIDs(recentIDsKept),
 	}

@@ -30,6 +30,7 @@ func (d *domain) follow(l *loop) {
 		errc := make(chan error, 1)
 		subCtx, stopSub := context.WithCancel(ctx)
 		from := journal.Seq(d.last + 1)
+		d.log.Debug("following the journal", "from", from)
 		go func() {
 			errc <- d.journal.Follow(subCtx, from, func(r journal.Record) error {
 				select {
@@ -94,6 +95,7 @@ func (d *domain) applyFollowed(l *loop, recs <-chan decoded, errc <-chan error, 
 			if start == len(batch) {
 				continue
 			}
+			d.log.Debug("applying followed records", "first", batch[start].rec.Seq, "n", len(batch)-start)
 			if err := d.applyRecords(batch[start:], nil); err != nil {
 				return err
 			}

@@ -127,6 +127,13 @@ func (d *domain) lead(cur *loop) {
 			return // closing
 		}
 		d.log.Warn("lost the domain's lease: following again", "lease", name)
+		cur = d.start(false)
+		// Give the node that took it the time to lead before competing.
+		select {
+		case <-d.stop:
+			return
+		case <-time.After(opts.LeaseTTL):
+		}
 	}
 }
 
@@ -142,6 +149,7 @@ func (d *domain) keep(lease lock.Lease) (lost bool) {
 			d.release(lease)
 			return false
 		case <-time.After(every):
+		case <-d.leaseCheck:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), every)
 		l, err := opts.Leases.Renew(ctx, lease, opts.LeaseTTL)
@@ -165,5 +173,14 @@ func (d *domain) release(lease lock.Lease) {
 	defer cancel()
 	if err := d.db.opts.Leases.Release(ctx, lease); err != nil && !errors.Is(err, lock.ErrLost) {
 		d.log.Warn("releasing the domain's lease failed; it expires by itself", "err", err)
+	}
+}
+
+// checkLease asks the lease keeper to renew now: the leader loop saw
+// another node append, so the lease was probably lost.
+func (d *domain) checkLease() {
+	select {
+	case d.leaseCheck <- struct{}{}:
+	default:
 	}
 }

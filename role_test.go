@@ -162,3 +162,50 @@ func TestLeaseDecidesLeader(t *testing.T) {
 		t.Fatalf("hashes: A before %x, B %x at %d, A reopened %x at %d (B's put and delete of b cancel out)", sumA, sumB, bseq, sumA2, aseq)
 	}
 }
+
+// TestLeaderLosesLease: the leader's lease expires (its clock jumps) and
+// the follower takes it; the old leader stops leading, follows, and
+// applies what the new leader commits.
+func TestLeaderLosesLease(t *testing.T) {
+	ctx := context.Background()
+	srv, err := journal.StartServer(journal.ServerOptions{Dir: t.TempDir(), Listen: freeAddr(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	var mu sync.Mutex
+	skew := time.Duration(0)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(skew) }
+	leases := lock.NewMemory(lock.MemoryOptions{Now: now})
+	opts := func(o *sop.Options) {
+		o.NATSURL = srv.ClientURL()
+		o.LeaseTTL = 300 * time.Millisecond
+	}
+	a := openTest(t, "", opts, func(o *sop.Options) { o.Leases = leases })
+	waitFor(t, "A to lead", func() bool { return roleOf(t, a) == sop.RoleLeader })
+	b := openTest(t, "", opts, func(o *sop.Options) { o.Leases = leases.Peer() })
+	mustCreateStore(t, a, "default", "s")
+	// Jump the lease store's clock past A's lease: B may take it, A's next
+	// renewal finds it lost.
+	mu.Lock()
+	skew = time.Hour
+	mu.Unlock()
+	waitFor(t, "B to lead", func() bool { return roleOf(t, b) == sop.RoleLeader })
+	waitFor(t, "A to follow", func() bool { return roleOf(t, a) == sop.RoleFollower })
+	var last uint64
+	for i := range 10 {
+		if last, err = b.Update(ctx, "default", func(tx *sop.Tx) error { return tx.Put("s", []byte(fmt.Sprint(i)), []byte("b")) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := a.WaitApplied(wctx, "default", last); err != nil {
+		applied, _ := a.Applied("default")
+		t.Fatalf("the old leader applied %d, not %d: %v", applied, last, err)
+	}
+	// And a write through A goes to B.
+	if _, err := a.Update(ctx, "default", func(tx *sop.Tx) error { return tx.Put("s", []byte("via a"), nil) }); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -235,6 +235,22 @@ func testFollow(t *testing.T, j journal.Journal, _ Config) {
 	if err := j.Follow(ctx(t), 1, func(journal.Record) error { return stop }); !errors.Is(err, stop) {
 		t.Fatalf("follow returns fn's error: %v", err)
 	}
+	// Following from just past the end waits for the next append.
+	c2, cancel2 := context.WithCancel(ctx(t))
+	defer cancel2()
+	go func() {
+		done <- j.Follow(c2, 6, func(r journal.Record) error { got <- r; return nil })
+	}()
+	time.Sleep(50 * time.Millisecond) // let the subscription start before the append
+	mustAppend(t, j, 5, msgs("c", 1))
+	select {
+	case r := <-got:
+		if r.Seq != 6 {
+			t.Fatalf("follow from the end delivered seq %d, want 6", r.Seq)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("follow from just past the end did not deliver the next append within 10s")
+	}
 }
 
 func testTooLarge(t *testing.T, j journal.Journal, c Config) {
