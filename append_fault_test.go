@@ -7,8 +7,10 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sopd/sop/journal"
+	"github.com/sopd/sop/lock"
 )
 
 // faultyJournal makes chosen appends fail as a journal whose connection
@@ -35,6 +37,8 @@ func (f *faultyJournal) Append(ctx context.Context, expectLast journal.Seq, msgs
 		<-f.release
 	case "lost":
 		return 0, fmt.Errorf("%w: connection lost before the publish", journal.ErrUnavailable)
+	case "fenced":
+		return 0, fmt.Errorf("%w: another writer appended", journal.ErrFenced)
 	case "landed":
 		if _, err := f.Journal.Append(ctx, expectLast, msgs); err != nil {
 			return 0, err
@@ -162,5 +166,64 @@ func TestAmbiguousAppend(t *testing.T) {
 	}
 	if err := db.Check(DefaultDomain); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFencedLeaderStops: in cluster mode an append fenced by another
+// writer is not retried (another node leads): the request fails with
+// ErrNotLeader, nothing is committed, and the lease keeper is asked to
+// renew at once; a single node keeps its lease and goes on committing.
+func TestFencedLeaderStops(t *testing.T) {
+	var fj *faultyJournal
+	wrapJournal = func(j journal.Journal) journal.Journal {
+		fj = &faultyJournal{Journal: j}
+		return fj
+	}
+	defer func() { wrapJournal = nil }()
+	ctx := context.Background()
+	db, err := Open(ctx, Options{Dir: t.TempDir(), Leases: lock.NewMemory(lock.MemoryOptions{}), LeaseTTL: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d, _ := db.domain(DefaultDomain)
+	for l := d.cur.Load(); l == nil || !l.leader; l = d.cur.Load() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := db.CreateStore(ctx, DefaultDomain, "s", nil); err != nil {
+		t.Fatal(err)
+	}
+	fj.next("fenced")
+	_, err = db.Update(ctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte("k"), nil) })
+	if !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("a fenced commit in cluster mode = %v, want ErrNotLeader", err)
+	}
+	if applied, _ := db.Applied(DefaultDomain); applied != 1 {
+		t.Fatalf("applied %d after the fenced commit, want 1", applied)
+	}
+	if seq, err := db.Update(ctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte("k"), nil) }); err != nil || seq != 2 {
+		t.Fatalf("the next commit: seq %d, %v", seq, err)
+	}
+}
+
+// TestWireErrors: a forwarded commit's error keeps its most specific
+// sentinel across the wire.
+func TestWireErrors(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("%w: %w", ErrAlreadyCommitted, ErrConflict),
+		fmt.Errorf("%w: x", ErrStoreNotFound),
+		fmt.Errorf("%w: %w", ErrDomainFailed, ErrUnavailable),
+		ErrConflict,
+	} {
+		got := wireError(wireCode(err))
+		if !errors.Is(err, got) {
+			t.Errorf("%v went over the wire as %v", err, got)
+		}
+	}
+	if wireCode(errors.New("odd")) != "internal" || wireError("from-the-future") != ErrUnavailable {
+		t.Error("unknown errors and codes")
+	}
+	if wireCode(fmt.Errorf("%w: %w", ErrAlreadyCommitted, ErrConflict)) != "already_committed" {
+		t.Error("the most specific sentinel does not win")
 	}
 }

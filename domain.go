@@ -291,18 +291,8 @@ func (d *domain) applyRecords(recs []decoded, onApplied func(journal.Record, *jo
 
 // collect is the projector's emit: it keeps the event for the feed.
 func (d *domain) collect(pe projector.Event) {
-	ev := Event{Seq: pe.Seq, Store: pe.Store, Key: pe.Key, Value: pe.Value, OldValue: pe.OldValue, Existed: pe.OldVersion != 0}
-	switch pe.Op {
-	case journal.OpPut:
-		ev.Kind = EventPut
-	case journal.OpDelete:
-		ev.Kind = EventDelete
-	case journal.OpCreateStore:
-		ev.Kind = EventCreateStore
-	case journal.OpDropStore:
-		ev.Kind = EventDropStore
-	}
-	d.events = append(d.events, ev)
+	d.events = append(d.events, Event{Seq: pe.Seq, Store: pe.Store, Kind: eventKind(pe.Op), Key: pe.Key, Value: pe.Value,
+		OldValue: pe.OldValue, Existed: pe.OldVersion != 0})
 }
 
 // dropEvents forgets the collected events (published, or of an aborted

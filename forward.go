@@ -53,12 +53,38 @@ type wireResult struct {
 	Message   string `json:"message,omitempty"`
 }
 
-// wireErrors names the sentinel errors a forwarded commit can end with.
-var wireErrors = map[string]error{
-	"conflict": ErrConflict, "unavailable": ErrUnavailable, "closed": ErrClosed,
-	"too_large": ErrTooLarge, "store_not_found": ErrStoreNotFound, "store_exists": ErrStoreExists,
-	"bad_index": ErrBadIndex, "bad_txn": ErrBadTxn, "bad_key": ErrBadKey, "bad_name": ErrBadName,
-	"already_committed": ErrAlreadyCommitted, "domain_failed": ErrDomainFailed, "not_leader": ErrNotLeader,
+// wireErrors names the sentinel errors a forwarded commit can end with, in
+// the order they are tried: an error that wraps several is sent as the
+// first (the most specific).
+var wireErrors = []struct {
+	code string
+	err  error
+}{
+	{"already_committed", ErrAlreadyCommitted}, {"not_leader", ErrNotLeader}, {"domain_failed", ErrDomainFailed},
+	{"store_not_found", ErrStoreNotFound}, {"store_exists", ErrStoreExists}, {"bad_index", ErrBadIndex},
+	{"bad_txn", ErrBadTxn}, {"bad_key", ErrBadKey}, {"bad_name", ErrBadName}, {"too_large", ErrTooLarge},
+	{"conflict", ErrConflict}, {"closed", ErrClosed}, {"unavailable", ErrUnavailable},
+}
+
+// wireCode is the code of err (internal when no sentinel explains it).
+func wireCode(err error) string {
+	for _, w := range wireErrors {
+		if errors.Is(err, w.err) {
+			return w.code
+		}
+	}
+	return "internal"
+}
+
+// wireError is the sentinel of a code; ErrUnavailable for one this build
+// does not know.
+func wireError(code string) error {
+	for _, w := range wireErrors {
+		if w.code == code {
+			return w.err
+		}
+	}
+	return ErrUnavailable
 }
 
 func encodeCommit(r *commitReq) ([]byte, error) {
@@ -120,13 +146,7 @@ func (d *domain) serveCommits() (stop func(), err error) {
 		}
 		out := wireResult{Seq: res.seq, Succeeded: res.succeeded}
 		if res.err != nil {
-			out.Code, out.Message = "internal", res.err.Error()
-			for code, sentinel := range wireErrors {
-				if errors.Is(res.err, sentinel) {
-					out.Code = code
-					break
-				}
-			}
+			out.Code, out.Message = wireCode(res.err), res.err.Error()
 		}
 		b, _ = json.Marshal(out)
 		return b
@@ -155,11 +175,7 @@ func (d *domain) forward(ctx context.Context, req *commitReq) commitResult {
 	}
 	res := commitResult{seq: w.Seq, succeeded: w.Succeeded}
 	if w.Code != "" {
-		sentinel, ok := wireErrors[w.Code]
-		if !ok {
-			sentinel = ErrUnavailable
-		}
-		res.err = fmt.Errorf("%w: (from the leader) %s", sentinel, w.Message)
+		res.err = fmt.Errorf("%w: (from the leader) %s", wireError(w.Code), w.Message)
 	}
 	if res.seq > 0 && (res.err == nil || errors.Is(res.err, ErrAlreadyCommitted)) {
 		if err := d.db.WaitApplied(ctx, d.name, res.seq); err != nil {

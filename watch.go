@@ -330,18 +330,22 @@ func (w *Watcher) fromJournal(ctx context.Context) error {
 // projector's event of the op (but for old values): the leader appends only
 // entries that apply, and drops deletes of absent items from them.
 func opEvent(seq uint64, op *journal.Op) Event {
-	ev := Event{Seq: seq, Store: op.Store, Key: op.Key, Value: op.Value}
-	switch op.Kind {
+	return Event{Seq: seq, Store: op.Store, Kind: eventKind(op.Kind), Key: op.Key, Value: op.Value}
+}
+
+// eventKind is the event kind of an op kind.
+func eventKind(k journal.OpKind) EventKind {
+	switch k {
 	case journal.OpPut:
-		ev.Kind = EventPut
+		return EventPut
 	case journal.OpDelete:
-		ev.Kind = EventDelete
+		return EventDelete
 	case journal.OpCreateStore:
-		ev.Kind = EventCreateStore
+		return EventCreateStore
 	case journal.OpDropStore:
-		ev.Kind = EventDropStore
+		return EventDropStore
 	}
-	return ev
+	return EventKind(k.String())
 }
 
 // match reports whether the watch delivers ev.
