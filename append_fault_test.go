@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,10 +170,11 @@ func TestAmbiguousAppend(t *testing.T) {
 	}
 }
 
-// TestFencedLeaderStops: in cluster mode an append fenced by another
-// writer is not retried (another node leads): the request fails with
-// ErrNotLeader, nothing is committed, and the lease keeper is asked to
-// renew at once; a single node keeps its lease and goes on committing.
+// TestFencedLeaderStops: in cluster mode a fenced append makes the leader
+// confirm its lease before anything else. While it still holds the lease
+// (the fence came from something else) the group runs again and commits;
+// once another node holds the lease the request fails with ErrNotLeader,
+// nothing is committed, and the node stops leading.
 func TestFencedLeaderStops(t *testing.T) {
 	var fj *faultyJournal
 	wrapJournal = func(j journal.Journal) journal.Journal {
@@ -180,8 +182,11 @@ func TestFencedLeaderStops(t *testing.T) {
 		return fj
 	}
 	defer func() { wrapJournal = nil }()
+	var skew atomic.Int64 // the lease store's clock runs ahead by this much
+	leases := lock.NewMemory(lock.MemoryOptions{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	ctx := context.Background()
-	db, err := Open(ctx, Options{Dir: t.TempDir(), Leases: lock.NewMemory(lock.MemoryOptions{}), LeaseTTL: 300 * time.Millisecond})
+	// A long lease: no periodic renewal happens during the test.
+	db, err := Open(ctx, Options{Dir: t.TempDir(), Leases: leases, LeaseTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,16 +198,42 @@ func TestFencedLeaderStops(t *testing.T) {
 	if _, err := db.CreateStore(ctx, DefaultDomain, "s", nil); err != nil {
 		t.Fatal(err)
 	}
+	created, _ := db.Applied(DefaultDomain)
+	if created != 2 {
+		t.Fatalf("the first commit of a new leader got seq %d; want 2, after its leader entry", created)
+	}
+	put := func() (uint64, error) {
+		return db.Update(ctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte("k"), nil) })
+	}
+
 	fj.next("fenced")
-	_, err = db.Update(ctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte("k"), nil) })
+	if seq, err := put(); err != nil || seq != created+1 {
+		t.Fatalf("a fenced commit of a leader that still holds its lease: seq %d, %v; want %d, nil", seq, err, created+1)
+	}
+
+	skew.Store(int64(2 * time.Hour))
+	if _, err := leases.Peer().Acquire(ctx, d.leaseName(), time.Hour); err != nil {
+		t.Fatalf("another node takes the expired lease: %v", err)
+	}
+	fj.next("fenced")
+	// The write waits for a new leader (none comes: the other node is only
+	// a lease holder) until its context ends.
+	pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	_, err = db.Update(pctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte("k"), nil) })
 	if !errors.Is(err, ErrNotLeader) {
-		t.Fatalf("a fenced commit in cluster mode = %v, want ErrNotLeader", err)
+		t.Fatalf("a fenced commit after another node took the lease = %v, want ErrNotLeader", err)
 	}
-	if applied, _ := db.Applied(DefaultDomain); applied != 1 {
-		t.Fatalf("applied %d after the fenced commit, want 1", applied)
+	if applied, _ := db.Applied(DefaultDomain); applied != created+1 {
+		t.Fatalf("applied %d after the refused commit, want %d", applied, created+1)
 	}
-	if seq, err := db.Update(ctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte("k"), nil) }); err != nil || seq != 2 {
-		t.Fatalf("the next commit: seq %d, %v", seq, err)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if l := d.cur.Load(); l != nil && !l.leader {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the node still leads 10s after another node took its lease")
+		}
 	}
 }
 

@@ -27,6 +27,7 @@ type commitReq struct {
 	compare     []journal.Cond // Txn: the conditions that choose the branch
 	failure     []journal.Op   // Txn: the writes when a condition fails
 	ensure      bool           // ops is one create-store, and an equal existing store is success
+	forwarded   bool           // sent by another node (serveCommits), which retries it itself
 	done        chan commitResult
 	staged      commitResult // set when the leader accepted it into a group; seq still unset
 	answered    bool         // finish was called; owned by the leader loop
@@ -50,8 +51,36 @@ func (r *commitReq) finish(res commitResult) {
 	r.done <- res
 }
 
-// submit hands req to the leader loop and waits for its answer.
+// submit commits req through this node's leader loop or, in cluster mode
+// on a node that does not lead, through the leader's (forward). In cluster
+// mode a request that met no leader (ErrNotLeader, which always means it
+// was not committed) tries again until a leader takes it, for up to
+// leaderWait lease times or until ctx ends: writes sent during a failover
+// wait for the new leader instead of failing. A forwarded request does not:
+// the node that forwarded it tries again itself.
 func (d *domain) submit(ctx context.Context, req *commitReq) commitResult {
+	res := d.submitOnce(ctx, req)
+	if d.db.opts.Leases == nil || req.forwarded {
+		return res
+	}
+	deadline := time.Now().Add(leaderWait * d.db.opts.LeaseTTL)
+	for attempt := 0; errors.Is(res.err, ErrNotLeader) && time.Now().Before(deadline); attempt++ {
+		if sleep(ctx, 10*time.Millisecond+backoff(attempt)) != nil {
+			return res
+		}
+		res = d.submitOnce(ctx, req)
+	}
+	return res
+}
+
+// leaderWait is how many lease times a write waits for a leader in
+// cluster mode: one for the old leader's lease to expire, one for another
+// node to take it and catch up, and one to spare.
+const leaderWait = 3
+
+// submitOnce hands req to the leader loop, or forwards it, and waits for
+// the answer.
+func (d *domain) submitOnce(ctx context.Context, req *commitReq) commitResult {
 	if err := d.failure(); err != nil {
 		return commitResult{err: err}
 	}
@@ -161,6 +190,10 @@ func failAll(reqs []*commitReq, err error) {
 func (d *domain) commitGroup(group []*commitReq, retry bool) {
 	if err := d.failure(); err != nil {
 		failAll(group, err)
+		return
+	}
+	if !d.mayAppend() {
+		failAll(group, fmt.Errorf("%w: this node's lease on domain %s ran out before it could renew it; write through the new leader", ErrNotLeader, d.name))
 		return
 	}
 	if d.resync {
@@ -405,7 +438,10 @@ func (d *domain) recover(err error, accepted []*commitReq, retry bool) {
 	case errors.Is(err, journal.ErrFenced) && d.db.opts.Leases != nil:
 		// In a cluster another writer means another leader: this node
 		// must not append again before its lease says it still leads.
-		d.checkLease()
+		if retry && d.confirmLease() {
+			d.commitGroup(pending, false)
+			return
+		}
 		failAll(pending, fmt.Errorf("%w: another node appended to domain %s's journal: it leads now", ErrNotLeader, d.name))
 	case errors.Is(err, journal.ErrFenced) && retry:
 		d.commitGroup(pending, false)

@@ -76,7 +76,8 @@ type domain struct {
 	opening bool    // openDomain is replaying: nobody can watch yet
 
 	cur        atomic.Pointer[loop]  // the leader or follower loop running now
-	leaseCheck chan struct{}         // asks the lease keeper to renew at once
+	leaseCheck chan chan bool        // asks the lease keeper to renew at once; it answers whether it did
+	leaseSafe  atomic.Int64          // cluster mode: Unix ns until which the leader may append (see mayAppend)
 	manageDone chan struct{}         // closed when manage returns
 	failed     atomic.Pointer[error] // set when the projection cannot go on
 	sinceCP    atomic.Uint64         // entries applied since the last checkpoint
@@ -97,7 +98,7 @@ func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error)
 	d := &domain{
 		db: db, name: name, incarnation: rec.Incarnation,
 		log:  db.opts.Logger.With("domain", name),
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), leaseCheck: make(chan struct{}, 1),
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), leaseCheck: make(chan chan bool),
 		manageDone: make(chan struct{}), cpDone: make(chan struct{}),
 		ids: newRecentIDs(recentIDsKept),
 	}

@@ -140,6 +140,7 @@ func (d *domain) serveCommits() (stop func(), err error) {
 		if r, err := decodeCommit(b); err != nil {
 			res.err = fmt.Errorf("%w: undecodable forwarded commit: %w", ErrBadTxn, err)
 		} else {
+			r.forwarded = true
 			ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 			res = d.submit(ctx, r)
 			cancel()

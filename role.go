@@ -3,8 +3,10 @@ package sop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/sopd/sop/journal"
 	"github.com/sopd/sop/lock"
 )
 
@@ -108,7 +110,7 @@ func (d *domain) lead(cur *loop) {
 		d.halt(cur)
 		cur = nil
 		d.log.Info("took the domain's lease: catching up with the journal, then leading", "lease", name, "token", lease.Token, "applied", d.last)
-		if err := d.catchUp(nil); err != nil {
+		if err := d.takeOver(lease); err != nil {
 			d.log.Error("catching up before leading failed; giving the lease back", "err", err)
 			d.release(lease)
 			continue
@@ -137,26 +139,71 @@ func (d *domain) lead(cur *loop) {
 	}
 }
 
+// takeOver catches up with the journal and appends the leader entry: an
+// entry without ops whose tx id names this node and its lease token (see
+// leaderTxID), fenced on the journal's end like any group. From then on no
+// group a former leader staged on an older state can land: each is fenced
+// on a seq the leader entry moved past. A former leader's group that lands
+// before it is read back here, so this node starts from the journal's end.
+func (d *domain) takeOver(lease lock.Lease) error {
+	for attempt := 0; ; attempt++ {
+		if err := d.catchUp(nil); err != nil {
+			return err
+		}
+		e := journal.Entry{TxID: leaderTxID(d.db.node, lease.Token), Domain: d.name, Node: d.db.node, Time: time.Now().UnixNano()}
+		data, err := e.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+		_, err = d.journal.Append(ctx, journal.Seq(d.last), []journal.Msg{{ID: e.TxID, Data: data}})
+		cancel()
+		var dup *journal.DuplicateError
+		switch {
+		case err == nil || errors.As(err, &dup):
+			return d.catchUp(nil) // applies the leader entry
+		case attempt < 5 && (errors.Is(err, journal.ErrFenced) || errors.Is(err, journal.ErrUnavailable)):
+			d.log.Info("the leader entry's append failed; catching up and trying again", "err", err)
+		default:
+			return fmt.Errorf("append the leader entry: %w", err)
+		}
+	}
+}
+
+// leaderTxID is the tx id of the leader entry a node appends on taking a
+// domain's lease with token.
+func leaderTxID(node string, token uint64) string {
+	return fmt.Sprintf("lead/%s/%d", node, token)
+}
+
 // keep renews lease until the domain closes (false: it releases the
 // lease) or a renewal fails past the point where the lease may have
-// expired (true).
+// expired (true). It also renews when the leader loop asks (confirmLease)
+// and answers whether the lease is still held.
 func (d *domain) keep(lease lock.Lease) (lost bool) {
 	opts := d.db.opts
 	every := opts.LeaseTTL / 3
+	d.setLeaseSafe(lease)
+	defer d.leaseSafe.Store(0)
 	for {
+		var asked chan bool
 		select {
 		case <-d.stop:
 			d.release(lease)
 			return false
 		case <-time.After(every):
-		case <-d.leaseCheck:
+		case asked = <-d.leaseCheck:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), every)
 		l, err := opts.Leases.Renew(ctx, lease, opts.LeaseTTL)
 		cancel()
+		if asked != nil {
+			asked <- err == nil
+		}
 		switch {
 		case err == nil:
 			lease = l
+			d.setLeaseSafe(lease)
 		case errors.Is(err, lock.ErrLost):
 			return true
 		case !time.Now().Before(lease.Expires.Add(-every)):
@@ -168,6 +215,13 @@ func (d *domain) keep(lease lock.Lease) (lost bool) {
 	}
 }
 
+// setLeaseSafe lets the leader append until a third of the lease's time
+// before it expires: a leader that was paused or cut off past that point
+// renews first (mayAppend).
+func (d *domain) setLeaseSafe(lease lock.Lease) {
+	d.leaseSafe.Store(lease.Expires.Add(-d.db.opts.LeaseTTL / 3).UnixNano())
+}
+
 func (d *domain) release(lease lock.Lease) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -176,11 +230,37 @@ func (d *domain) release(lease lock.Lease) {
 	}
 }
 
-// checkLease asks the lease keeper to renew now: the leader loop saw
-// another node append, so the lease was probably lost.
-func (d *domain) checkLease() {
+// mayAppend reports whether the leader loop may append now: always on a
+// standalone node; in cluster mode while the lease is safely held (see
+// setLeaseSafe), else after the lease keeper renewed it (confirmLease).
+// Safety does not rest on this check (the journal's fence and the leader
+// entry do that); it keeps a leader that was paused past its lease from
+// appending at all before it learns it lost the lease.
+func (d *domain) mayAppend() bool {
+	if d.db.opts.Leases == nil || time.Now().UnixNano() < d.leaseSafe.Load() {
+		return true
+	}
+	return d.confirmLease()
+}
+
+// confirmLease asks the lease keeper to renew the lease now and reports
+// whether it did. It is false when the lease is lost, the renewal failed or
+// the loop is stopping. Called from the leader loop only.
+func (d *domain) confirmLease() bool {
+	if d.db.opts.Leases == nil {
+		return true
+	}
+	l := d.cur.Load()
+	answer := make(chan bool, 1)
 	select {
-	case d.leaseCheck <- struct{}{}:
-	default:
+	case d.leaseCheck <- answer:
+	case <-l.stop:
+		return false
+	}
+	select {
+	case ok := <-answer:
+		return ok
+	case <-l.stop:
+		return false
 	}
 }
