@@ -11,12 +11,14 @@ import (
 	"regexp"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/sopd/sop/checkpoint"
 	"github.com/sopd/sop/journal"
 	"github.com/sopd/sop/snapshot"
 	"github.com/sopd/sop/snapshot/objstore"
+	"github.com/sopd/sop/vfs"
 )
 
 // DefaultDomain exists on every node.
@@ -53,6 +55,13 @@ type DB struct {
 
 	replays replays // journal replays in progress, for Status
 
+	pageFS       vfs.FS                // the page files' FS on the active volume (see failover.go)
+	volumeErrs   chan volumeError      // permanent I/O errors, to watchVolume
+	volumeDone   chan struct{}         // closed when watchVolume returns; nil when it never ran
+	storage      atomic.Pointer[error] // set while failing over, or after a failure with no passive dir
+	failovers    atomic.Uint64
+	competeAfter atomic.Int64 // Unix ns before which domains do not compete for leases (after a failover)
+
 	members      members       // cluster members heard (cluster mode)
 	closing      chan struct{} // closed when Close begins
 	announceDone chan struct{} // closed when announcing stopped; nil when it never ran
@@ -70,7 +79,8 @@ func Open(ctx context.Context, opts Options) (_ *DB, err error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	db := &DB{opts: opts, dir: opts.Dir, domains: map[string]*domain{}, closing: make(chan struct{})}
+	db := &DB{opts: opts, dir: opts.Dir, domains: map[string]*domain{}, closing: make(chan struct{}), volumeErrs: make(chan volumeError, 1)}
+	db.pageFS = db.newPageFS(opts.Dir)
 	defer func() {
 		if err != nil {
 			db.shutdown()
@@ -111,6 +121,8 @@ func Open(ctx context.Context, opts Options) (_ *DB, err error) {
 			return nil, err
 		}
 	}
+	db.volumeDone = make(chan struct{})
+	go db.watchVolume()
 	return db, nil
 }
 
@@ -229,6 +241,9 @@ func (db *DB) CreateDomain(ctx context.Context, name string) (bool, error) {
 	if err := CheckDomainName(name); err != nil {
 		return false, err
 	}
+	if err := db.Ready(); err != nil {
+		return false, err
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
@@ -260,6 +275,9 @@ func (db *DB) openDomainLocked(ctx context.Context, name string) error {
 
 // domain returns the open domain called name.
 func (db *DB) domain(name string) (*domain, error) {
+	if err := db.Ready(); err != nil {
+		return nil, err
+	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if db.closed {
@@ -293,6 +311,9 @@ func (db *DB) shutdown() error {
 		close(db.closing)
 		if db.announceDone != nil {
 			<-db.announceDone
+		}
+		if db.volumeDone != nil {
+			<-db.volumeDone
 		}
 	}
 	var errs []error

@@ -16,6 +16,7 @@ import (
 	"github.com/sopd/sop/journal"
 	"github.com/sopd/sop/projector"
 	"github.com/sopd/sop/replay"
+	"github.com/sopd/sop/vfs"
 )
 
 // wrapJournal, when set (by tests of this package only), wraps every
@@ -39,6 +40,7 @@ type domain struct {
 	db          *DB
 	name        string
 	incarnation string
+	dir         string // the data dir it projects into (DB.dir when it opened)
 	log         *slog.Logger
 	forest      *btree.Forest
 	journal     journal.Journal
@@ -96,7 +98,7 @@ func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error)
 		return nil, fmt.Errorf("%w: %q has no record in the checkpoint database", ErrDomainNotFound, name)
 	}
 	d := &domain{
-		db: db, name: name, incarnation: rec.Incarnation,
+		db: db, name: name, incarnation: rec.Incarnation, dir: db.dir,
 		log:  db.opts.Logger.With("domain", name),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), leaseCheck: make(chan chan bool),
 		manageDone: make(chan struct{}), cpDone: make(chan struct{}),
@@ -151,7 +153,7 @@ func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error)
 // empty when there is none (a page file left by a crash before the first
 // checkpoint holds nothing that counts).
 func (d *domain) openForest(rec checkpoint.Domain) error {
-	dir := filepath.Join(d.db.dir, "domains", d.name)
+	dir := filepath.Join(d.dir, "domains", d.name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create domain dir: %w", err)
 	}
@@ -173,7 +175,7 @@ func (d *domain) openForest(rec checkpoint.Domain) error {
 			return fmt.Errorf("checkpoint of domain %s: %w", d.name, err)
 		}
 	}
-	f, err := btree.Open(path, cp, btree.Options{PageSize: d.db.opts.PageSize, CacheSize: d.db.opts.CacheSize})
+	f, err := btree.Open(path, cp, btree.Options{PageSize: d.db.opts.PageSize, CacheSize: d.db.opts.CacheSize, FS: d.db.pageFS})
 	if err != nil {
 		return err
 	}
@@ -391,6 +393,9 @@ func (d *domain) checkpointer() {
 		case <-d.kick:
 		}
 		if err := d.checkpoint(); err != nil {
+			if vfs.IsPermanent(err) {
+				d.db.reportVolume(d.dir, err)
+			}
 			d.log.Error("checkpoint failed; retrying at the next interval", "err", err)
 			continue
 		}

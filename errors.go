@@ -56,6 +56,11 @@ var (
 	// ErrDomainFailed: the domain's projection hit an error it cannot go on
 	// from (a page-file I/O error or corruption); reopen the DB.
 	ErrDomainFailed = errors.New("sop: domain failed")
+	// ErrStorageFailed: the node's data volume failed with a permanent I/O
+	// error (vfs.IsPermanent). With Options.PassiveDir the node is
+	// rebuilding its state there and serves again soon (retry); without,
+	// it serves nothing until restarted on a working volume.
+	ErrStorageFailed = errors.New("sop: storage failed")
 	// ErrNotLeader: a write on a node that follows the journal (Options.
 	// Follower) and commits nothing itself; send it to the leader.
 	ErrNotLeader = errors.New("sop: not the leader")

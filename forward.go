@@ -63,7 +63,7 @@ var wireErrors = []struct {
 	{"already_committed", ErrAlreadyCommitted}, {"not_leader", ErrNotLeader}, {"domain_failed", ErrDomainFailed},
 	{"store_not_found", ErrStoreNotFound}, {"store_exists", ErrStoreExists}, {"bad_index", ErrBadIndex},
 	{"bad_txn", ErrBadTxn}, {"bad_key", ErrBadKey}, {"bad_name", ErrBadName}, {"too_large", ErrTooLarge},
-	{"conflict", ErrConflict}, {"closed", ErrClosed}, {"unavailable", ErrUnavailable},
+	{"conflict", ErrConflict}, {"storage_failed", ErrStorageFailed}, {"closed", ErrClosed}, {"unavailable", ErrUnavailable},
 }
 
 // wireCode is the code of err (internal when no sentinel explains it).

@@ -3,10 +3,12 @@ package sop
 import (
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/sopd/sop/lock"
 	"github.com/sopd/sop/snapshot"
+	"github.com/sopd/sop/vfs"
 )
 
 // JournalSync is the durability the embedded journal server gives an
@@ -127,6 +129,18 @@ type Options struct {
 	// Advertise is the address this node announces to the cluster (its
 	// HTTP API URL), so that others can name it (see DB.Members).
 	Advertise string
+	// PassiveDir is where the node rebuilds its state (by snapshot and
+	// journal replay) when Dir's volume fails with a permanent I/O error
+	// (see vfs.IsPermanent): storage failover. Empty: such a node stops
+	// serving and reports not ready (ErrStorageFailed). It must be on
+	// another volume than Dir. The embedded journal server, in standalone
+	// mode, keeps its files in Dir: failover moves the projection only.
+	PassiveDir string
+	// FS is the file system of the page files (vfs.Default when nil); tests
+	// inject I/O errors through it. Transient errors are retried with
+	// backoff; a permanent one fails the volume over.
+	FS vfs.FS
+
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -185,6 +199,12 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Leases != nil && o.Follower {
 		return fmt.Errorf("%w: Leases and Follower exclude each other: with leases the lease decides who follows", ErrBadOptions)
+	}
+	if o.PassiveDir != "" && filepath.Clean(o.PassiveDir) == filepath.Clean(o.Dir) {
+		return fmt.Errorf("%w: PassiveDir is Dir (%s): the passive data dir must be another directory, on another volume", ErrBadOptions, o.Dir)
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -85,6 +85,15 @@ func (d *domain) lead(cur *loop) {
 			d.halt(cur)
 		}
 	}()
+	// A node that just failed its storage over gave its leases up so that
+	// another node leads: it waits a lease time before competing again.
+	if wait := time.Until(time.Unix(0, d.db.competeAfter.Load())); wait > 0 {
+		select {
+		case <-d.stop:
+			return
+		case <-time.After(wait):
+		}
+	}
 	for {
 		if cur == nil {
 			cur = d.start(false)

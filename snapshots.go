@@ -230,7 +230,7 @@ func (db *DB) restore(ctx context.Context, name, incarnation string, m snapshot.
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return checkpoint.Domain{}, fmt.Errorf("remove the page file to restore over it: %w", err)
 	}
-	f, err := btree.Open(path, btree.Checkpoint{}, btree.Options{PageSize: db.opts.PageSize, CacheSize: db.opts.CacheSize})
+	f, err := btree.Open(path, btree.Checkpoint{}, btree.Options{PageSize: db.opts.PageSize, CacheSize: db.opts.CacheSize, FS: db.pageFS})
 	if err != nil {
 		return checkpoint.Domain{}, err
 	}

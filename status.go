@@ -2,6 +2,7 @@ package sop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/sopd/sop/replay"
@@ -36,6 +37,9 @@ func (db *DB) Status(ctx context.Context) ([]DomainStatus, error) {
 	var out []DomainStatus
 	for _, name := range db.Domains() {
 		d, err := db.domain(name)
+		if errors.Is(err, ErrStorageFailed) {
+			return nil, nil // no domain serves: Ready says why
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -53,10 +53,15 @@ type Member struct {
 
 // Status is the node's state.
 type Status struct {
-	Node    string         `json:"node"`
-	Version string         `json:"version"`
-	Domains []DomainStatus `json:"domains"`
-	Members []Member       `json:"members"` // the cluster's nodes (this one alone when standalone)
+	Node      string `json:"node"`
+	Version   string `json:"version"`
+	DataDir   string `json:"data_dir"`  // the data dir the node projects into (the passive one after a storage failover)
+	Failovers uint64 `json:"failovers"` // storage failovers since the node started
+	// StorageError is set while the node fails over to its passive data
+	// dir, or when its volume failed and it has none: it serves nothing.
+	StorageError string         `json:"storage_error,omitempty"`
+	Domains      []DomainStatus `json:"domains"`
+	Members      []Member       `json:"members"` // the cluster's nodes (this one alone when standalone)
 }
 
 // Status reports the node and each of its domains.

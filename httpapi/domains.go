@@ -252,11 +252,18 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := struct {
-		Node    string             `json:"node"`
-		Version string             `json:"version"`
-		Domains []domainStatusJSON `json:"domains"`
-		Members []sop.Member       `json:"members"`
-	}{Node: s.db.Node(), Version: s.opts.Version, Domains: []domainStatusJSON{}, Members: s.db.Members()}
+		Node         string             `json:"node"`
+		Version      string             `json:"version"`
+		DataDir      string             `json:"data_dir"`
+		Failovers    uint64             `json:"failovers"`
+		StorageError string             `json:"storage_error,omitempty"`
+		Domains      []domainStatusJSON `json:"domains"`
+		Members      []sop.Member       `json:"members"`
+	}{Node: s.db.Node(), Version: s.opts.Version, DataDir: s.db.DataDir(), Failovers: s.db.Failovers(),
+		Domains: []domainStatusJSON{}, Members: s.db.Members()}
+	if err := s.db.Ready(); err != nil {
+		out.StorageError = err.Error()
+	}
 	for _, d := range st {
 		ds := domainStatusJSON{
 			Name: d.Name, Role: string(d.Role), AppliedSeq: d.Applied,

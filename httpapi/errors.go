@@ -99,6 +99,7 @@ var answers = []struct {
 	{errKeyNotFound, answer{http.StatusNotFound, "key_not_found", false}},
 	{errConditionFailed, answer{http.StatusConflict, "condition_failed", false}},
 	{errNotReady, answer{http.StatusServiceUnavailable, "not_ready", true}},
+	{sop.ErrStorageFailed, answer{http.StatusServiceUnavailable, "not_ready", true}},
 	{sop.ErrUnavailable, answer{http.StatusServiceUnavailable, "unavailable", true}},
 	{sop.ErrClosed, answer{http.StatusServiceUnavailable, "unavailable", true}},
 	{sop.ErrDomainFailed, answer{http.StatusServiceUnavailable, "unavailable", true}},

@@ -100,7 +100,7 @@ func newDBCollector(db *sop.DB) *dbCollector {
 		last:        prometheus.NewDesc("sop_journal_last_seq", "The domain journal's last seq.", domain, nil),
 		lag:         prometheus.NewDesc("sop_replay_lag_entries", "Journal entries this node has not applied yet (journal last - applied).", domain, nil),
 		snapshotSeq: prometheus.NewDesc("sop_snapshot_last_seq", "Seq of the domain's newest snapshot this node knows of (0: none).", domain, nil),
-		failovers:   prometheus.NewDesc("sop_failover_count", "Storage failovers this node went through (always 0 until failover exists).", nil, nil),
+		failovers:   prometheus.NewDesc("sop_failover_count", "Storage failovers this node began (a permanent I/O error on its data volume; see the [Failover] log lines).", nil, nil),
 	}
 }
 
@@ -114,7 +114,7 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect reads db.Status; when that fails, the domain metrics are
 // missing from the scrape (its error shows in the answer).
 func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(c.failovers, prometheus.CounterValue, 0)
+	ch <- prometheus.MustNewConstMetric(c.failovers, prometheus.CounterValue, float64(c.db.Failovers()))
 	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
 	defer cancel()
 	st, err := c.db.Status(ctx)

@@ -1,6 +1,7 @@
 // Package httpapi is sopd's HTTP/JSON API: domains, stores, items, scans,
 // transactions, change streams over Server-Sent Events, the state hash,
-// status, health and Prometheus metrics, served from one *sop.DB.
+// status, health and Prometheus metrics, served from one *sop.DB, and the
+// Web UI (package ui) at /ui/.
 //
 // docs/API.md documents every route, its parameters, answers and error
 // codes. New builds the handler; cmd/sopd serves it:
@@ -135,6 +136,8 @@ func (s *Server) routes() {
 	s.handle("GET /readyz", rolePublic, s.readyz)
 	s.handle("GET /metrics", rolePublic, s.serveMetrics)
 	s.handle("GET /v1/status", RoleRead, s.status)
+	s.handle("GET /v1/whoami", RoleRead, s.whoami)
+	s.uiRoutes()
 
 	s.handle("GET /v1/domains", RoleRead, s.listDomains)
 	s.handle("PUT "+domain, RoleAdmin, s.createDomain)
@@ -301,6 +304,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 
 // readyz answers 200 when every domain is open and not failed, else 503.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if err := s.db.Ready(); err != nil {
+		return err
+	}
 	for _, name := range s.db.Domains() {
 		err := s.db.View(r.Context(), name, func(*sop.Tx) error { return nil })
 		if err != nil {

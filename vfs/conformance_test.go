@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sopd/sop/vfs"
 )
@@ -32,6 +33,16 @@ func passthrough(inner newFS) newFS {
 	}
 }
 
+// retrying wraps an FS with WithRetry. Nothing in the suite fails transiently,
+// so a wait means an error was misclassified.
+func retrying(inner newFS) newFS {
+	return func(t *testing.T) (vfs.FS, string) {
+		fsys, dir := inner(t)
+		sleep := func(d time.Duration) { t.Errorf("WithRetry waited %v", d) }
+		return vfs.WithRetry(fsys, vfs.RetryOptions{Sleep: sleep}), dir
+	}
+}
+
 // TestConformance runs one suite against every FS implementation.
 func TestConformance(t *testing.T) {
 	impls := []struct {
@@ -42,6 +53,8 @@ func TestConformance(t *testing.T) {
 		{"mem", newMem},
 		{"inject-os", passthrough(newOS)},
 		{"inject-mem", passthrough(newMem)},
+		{"retry-os", retrying(newOS)},
+		{"retry-mem", retrying(newMem)},
 	}
 	for _, impl := range impls {
 		t.Run(impl.name, func(t *testing.T) { runConformance(t, impl.new) })

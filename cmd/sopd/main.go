@@ -1,7 +1,8 @@
 // Command sopd is sop's daemon and command-line client: `sopd serve` runs
-// a node; put, get, del, scan, txn, watch, status, snapshot, store and
-// domain talk to one over its HTTP API, verify compares several, and
-// restore replaces a stopped node's domain with a snapshot. `sopd --help`
+// a node; put, get, del, scan, txn, watch, status, snapshot, rebuild,
+// store and domain talk to one over its HTTP API, verify compares several,
+// ui serves the Web UI locally against a remote node, and restore
+// replaces a stopped node's domain with a snapshot. `sopd --help`
 // lists the commands, `sopd COMMAND --help` their flags; docs/OPERATIONS.md
 // ("Running sopd") documents serve's flags, environment variables and
 // config file.

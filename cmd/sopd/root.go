@@ -32,8 +32,9 @@ JetStream) and projected into B-tree pages on disk.
 The client commands print JSON answers (JSON lines for scan and watch) and
 exit with status 1, printing the server's message, when a call fails. They
 reach the node at --endpoint (SOP_ENDPOINT, default http://127.0.0.1:7070);
-verify compares several nodes. sopd restore works offline on a stopped
-node's data directory.`,
+verify compares several nodes; sopd ui serves the Web UI on this machine
+against a remote node. sopd restore works offline on a stopped node's data
+directory.`,
 		Example: `  sopd serve                                   # standalone node, data in ./data, HTTP on 127.0.0.1:7070
   sopd store create accounts
   sopd put accounts alice '{"balance":100}'
@@ -53,7 +54,7 @@ node's data directory.`,
 		newServeCmd(st),
 		newPutCmd(st), newGetCmd(st), newDelCmd(st), newScanCmd(st), newTxnCmd(st),
 		newWatchCmd(st), newStatusCmd(st), newSnapshotCmd(st), newVerifyCmd(st), newRestoreCmd(st), newRebuildCmd(st),
-		newStoreCmd(st), newDomainCmd(st), newVersionCmd(st),
+		newStoreCmd(st), newDomainCmd(st), newVersionCmd(st), newUICmd(st),
 	)
 	return root
 }

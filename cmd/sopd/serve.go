@@ -29,6 +29,8 @@ import (
 type serveConfig struct {
 	config              string
 	data                string
+	passiveData         string
+	injectIOFaults      string
 	http                string
 	natsURL             string
 	natsListen          string
@@ -78,6 +80,7 @@ func (c *serveConfig) flags() []serveFlag {
 	str := func(p *string) pflag.Value { return (*stringValue)(p) }
 	list := []serveFlag{
 		{"data", "SOP_DATA", "data directory: page files, checkpoints, the embedded journal, local snapshots", str(&c.data)},
+		{"passive-data", "SOP_PASSIVE_DATA", "passive data directory, on another volume: on a permanent I/O error (EIO, ENOSPC, ...) in --data the node gives up its leases and rebuilds its state here by snapshot and journal replay, then serves again ([Failover] in the log); empty: such a node stops serving and reports not ready", str(&c.passiveData)},
 		{"http", "SOP_HTTP", "HTTP API address; a non-loopback address needs --auth-tokens", str(&c.http)},
 		{"nats-url", "SOP_NATS_URL", "an existing NATS JetStream cluster (comma-separated URLs); empty: the embedded server", str(&c.natsURL)},
 		{"nats-listen", "SOP_NATS_LISTEN", "client address of the embedded NATS server, for standard NATS tools; empty: in-process only", str(&c.natsListen)},
@@ -106,6 +109,7 @@ func (c *serveConfig) flags() []serveFlag {
 		{"max-body-size", "SOP_MAX_BODY_SIZE", "largest HTTP request body", &sizeValue{p: &c.maxBodySize, min: 1 << 10, max: 1 << 40}},
 		{"log-level", "SOP_LOG_LEVEL", "least level logged: debug, info, warn or error", &choiceValue{p: &c.logLevel, choices: []string{"debug", "info", "warn", "error"}}},
 		{"log-format", "SOP_LOG_FORMAT", "log format: text or json", &choiceValue{p: &c.logFormat, choices: []string{"text", "json"}}},
+		{"inject-io-faults", "SOP_INJECT_IO_FAULTS", "testing only: a file naming an errno (EIO, ENOSPC, ...); while it exists, page-file operations in --data fail with that error", str(&c.injectIOFaults)},
 		{"config", "SOP_CONFIG", "config file (.yaml, .yml, .toml or .json) with the same settings, keyed by flag name", str(&c.config)},
 	}...)
 }
@@ -306,7 +310,8 @@ func (c *serveConfig) dbOptions(log *slog.Logger) sop.Options {
 		JournalRetain: uint64(c.journalRetain), SnapshotKeep: c.snapshotKeep,
 		SnapshotEntries: c.snapshotEntries, SnapshotInterval: c.snapshotInterval,
 		SnapshotsInJetStream: c.snap.kind == "jetstream", Logger: log,
-		ClusterName: c.clusterName, LeaseTTL: c.leaseTTL,
+		ClusterName: c.clusterName, LeaseTTL: c.leaseTTL, PassiveDir: c.passiveData,
+		FS: ioFaults(c.injectIOFaults, c.data),
 	}
 }
 

@@ -14,19 +14,23 @@ import (
 
 // confined lists heavy external clients and the only folders (relative to
 // the module root, with their subfolders) that may import them: each lives
-// in one subpackage and nowhere else (STYLE.md, "Layout").
+// in one subpackage and nowhere else (STYLE.md, "Layout"). testsOnly
+// allows only those folders' _test.go files.
 var confined = []struct {
 	importPrefix string
 	allowed      []string
+	testsOnly    bool
 }{
-	{"github.com/nats-io/", []string{"journal", "snapshot/objstore"}},
-	{"github.com/redis/go-redis", []string{"lock/redislock"}},
-	{"github.com/apache/cassandra-gocql-driver", []string{"snapshot/cassandra"}},
-	{"github.com/gocql/gocql", []string{"snapshot/cassandra"}},
-	{"github.com/cockroachdb/pebble", []string{"checkpoint"}},
-	{"github.com/vmihailenco/msgpack", []string{"journal"}},
-	{"github.com/spf13/", []string{"cmd/sopd"}},
-	{"github.com/prometheus/", []string{"httpapi", "cmd/sopd"}},
+	{"github.com/nats-io/", []string{"journal", "snapshot/objstore"}, false},
+	{"github.com/redis/go-redis", []string{"lock/redislock"}, false},
+	{"github.com/apache/cassandra-gocql-driver", []string{"snapshot/cassandra"}, false},
+	{"github.com/gocql/gocql", []string{"snapshot/cassandra"}, false},
+	{"github.com/cockroachdb/pebble", []string{"checkpoint"}, false},
+	{"github.com/vmihailenco/msgpack", []string{"journal"}, false},
+	{"github.com/spf13/", []string{"cmd/sopd"}, false},
+	{"github.com/prometheus/", []string{"httpapi", "cmd/sopd"}, false},
+	// The browser tests of the Web UI drive headless Chromium.
+	{"github.com/chromedp/", []string{"ui"}, true},
 }
 
 // TestImportsConfined fails when a package imports a confined client
@@ -78,7 +82,12 @@ func checkImport(t *testing.T, dir, imp, file string) {
 		for _, a := range c.allowed {
 			ok = ok || dir == a || strings.HasPrefix(dir, a+"/")
 		}
-		if !ok {
+		if c.testsOnly && !strings.HasSuffix(file, "_test.go") {
+			ok = false
+		}
+		if !ok && c.testsOnly {
+			t.Errorf("%s imports %s; only the tests (_test.go) of %v may", file, imp, c.allowed)
+		} else if !ok {
 			t.Errorf("%s imports %s; only %v may", file, imp, c.allowed)
 		}
 	}
