@@ -77,6 +77,9 @@ func TestServeDefaults(t *testing.T) {
 		o.SnapshotsInJetStream || o.Snapshots != nil {
 		t.Errorf("snapshot options = %+v", o)
 	}
+	if o.JournalReplicas != 1 || o.PassiveDir != "" || o.FS != nil {
+		t.Errorf("replicas, passive dir, fault injection: %d %q %v", o.JournalReplicas, o.PassiveDir, o.FS)
+	}
 	if c.snap.kind != "dir" || c.snap.dir != "" || c.snap.cassConsistency != "LOCAL_QUORUM" || c.snap.cassKeyspace != "sop" {
 		t.Errorf("snapshot store settings = %+v", c.snap)
 	}
@@ -166,6 +169,9 @@ func TestServeBadValues(t *testing.T) {
 		{name: "empty data", args: []string{"--data", ""}, want: []string{"--data", "empty"}},
 		{name: "redis", env: map[string]string{"SOP_REDIS_URL": "http://10.0.0.2:6379"}, want: []string{"SOP_REDIS_URL", "redis://"}},
 		{name: "lease ttl", args: []string{"--lease-ttl", "10ms"}, want: []string{"--lease-ttl", "300ms"}},
+		{name: "journal replicas", args: []string{"--journal-replicas", "0"}, want: []string{"--journal-replicas", "out of range"}},
+		{name: "journal replicas env", env: map[string]string{"SOP_JOURNAL_REPLICAS": "9"}, want: []string{"SOP_JOURNAL_REPLICAS", "out of range"}},
+		{name: "passive data is data", args: []string{"--data", "/srv/sop", "--passive-data", "/srv/sop/"}, want: []string{"--passive-data", "another volume"}},
 		{name: "cluster name", args: []string{"--cluster-name", " "}, want: []string{"--cluster-name", "empty"}},
 		{name: "snapshot store kind", args: []string{"--snapshot-store", "s3"}, want: []string{"--snapshot-store", "dir, jetstream, cassandra"}},
 		{name: "snapshot store kind env", env: map[string]string{"SOP_SNAPSHOT_STORE": "tape"}, want: []string{"SOP_SNAPSHOT_STORE", "not one of"}},

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -34,6 +35,7 @@ type serveConfig struct {
 	http                string
 	natsURL             string
 	natsListen          string
+	journalReplicas     int
 	redisURL            string
 	redis               redislock.Options // parsed from redisURL
 	clusterName         string
@@ -84,6 +86,7 @@ func (c *serveConfig) flags() []serveFlag {
 		{"http", "SOP_HTTP", "HTTP API address; a non-loopback address needs --auth-tokens", str(&c.http)},
 		{"nats-url", "SOP_NATS_URL", "an existing NATS JetStream cluster (comma-separated URLs); empty: the embedded server", str(&c.natsURL)},
 		{"nats-listen", "SOP_NATS_LISTEN", "client address of the embedded NATS server, for standard NATS tools; empty: in-process only", str(&c.natsListen)},
+		{"journal-replicas", "SOP_JOURNAL_REPLICAS", "replicas of each domain's journal stream (and of the snapshot bucket) created on --nats-url: 3 in a production cluster of three or more NATS servers", &intValue{p: &c.journalReplicas, min: 1, max: 5}},
 		{"redis-url", "SOP_REDIS_URL", "Redis for the domains' leader leases (cluster mode: the lease holder leads a domain, the other nodes follow it); empty: this node leads every domain", str(&c.redisURL)},
 		{"cluster-name", "SOP_CLUSTER_NAME", "name of the cluster, in the names of its leases (cluster mode)", str(&c.clusterName)},
 		{"lease-ttl", "SOP_LEASE_TTL", "time to live of a domain's leader lease, renewed every third of it (cluster mode)", &durationValue{p: &c.leaseTTL}},
@@ -132,7 +135,7 @@ func (v *stringValue) Type() string       { return "string" }
 // newServeConfig sets the defaults and defines the flags on fs.
 func newServeConfig(fs *pflag.FlagSet) *serveConfig {
 	c := &serveConfig{
-		data: "./data", http: "127.0.0.1:7070", natsListen: "127.0.0.1:4250", clusterName: "sop", leaseTTL: 5 * time.Second,
+		data: "./data", http: "127.0.0.1:7070", natsListen: "127.0.0.1:4250", clusterName: "sop", leaseTTL: 5 * time.Second, journalReplicas: 1,
 		journalRetain: 10000, journalSync: "always", journalSyncInterval: time.Second,
 		cacheSize: 64 << 20, checkpointEntries: 10000, checkpointInterval: 5 * time.Second,
 		snapshotKeep: 3, snapshotEntries: 100000, snapshotInterval: time.Hour, snap: newSnapStoreConfig(),
@@ -177,6 +180,8 @@ func (c *serveConfig) check() error {
 	switch {
 	case strings.TrimSpace(c.data) == "":
 		return fmt.Errorf("%s: the data directory is empty: name one, e.g. --data ./data", src("data"))
+	case c.passiveData != "" && filepath.Clean(c.passiveData) == filepath.Clean(c.data):
+		return fmt.Errorf("%s: the passive data dir is the data dir: name a directory on another volume, or leave it empty", src("passive-data"))
 	case c.leaseTTL < 300*time.Millisecond:
 		return fmt.Errorf("%s: a lease must live at least 300ms (it is renewed every third of it); 5s is a good default", src("lease-ttl"))
 	case strings.TrimSpace(c.clusterName) == "":
@@ -310,7 +315,7 @@ func (c *serveConfig) dbOptions(log *slog.Logger) sop.Options {
 		JournalRetain: uint64(c.journalRetain), SnapshotKeep: c.snapshotKeep,
 		SnapshotEntries: c.snapshotEntries, SnapshotInterval: c.snapshotInterval,
 		SnapshotsInJetStream: c.snap.kind == "jetstream", Logger: log,
-		ClusterName: c.clusterName, LeaseTTL: c.leaseTTL, PassiveDir: c.passiveData,
+		ClusterName: c.clusterName, LeaseTTL: c.leaseTTL, PassiveDir: c.passiveData, JournalReplicas: c.journalReplicas,
 		FS: ioFaults(c.injectIOFaults, c.data),
 	}
 }

@@ -1,0 +1,285 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sopd/sop/client"
+)
+
+// Node is one sopd process of a cluster: its data dir, its passive data
+// dir, its HTTP address and a client of it. Killed and started again it
+// keeps its data dir, as a restarted machine would.
+type Node struct {
+	Name    string // its --node-id
+	Addr    string // its HTTP address
+	Data    string
+	Passive string // its --passive-data; empty when it has none
+	Client  *client.Client
+
+	faults string // its --inject-io-faults control file
+	p      *proc
+}
+
+// NodeOptions configure a sopd node of a cluster.
+type NodeOptions struct {
+	Name            string
+	NATSURL         string
+	RedisURL        string
+	ClusterName     string
+	LeaseTTL        time.Duration
+	JournalReplicas int
+	Passive         bool     // give it a passive data dir
+	Args            []string // more serve flags
+}
+
+// StartNode starts a sopd node and waits until it is ready. It is killed
+// when t ends.
+func StartNode(t testing.TB, o NodeOptions) *Node {
+	t.Helper()
+	bin, _ := Binaries(t)
+	dir := t.TempDir()
+	n := &Node{Name: o.Name, Addr: FreeAddr(t), Data: filepath.Join(dir, "data"), faults: filepath.Join(dir, "io-faults")}
+	args := []string{"serve", "--node-id", o.Name, "--data", n.Data, "--http", n.Addr,
+		"--nats-url", o.NATSURL, "--inject-io-faults", n.faults, "--log-level", "debug"}
+	if o.RedisURL != "" {
+		args = append(args, "--redis-url", o.RedisURL)
+	}
+	if o.ClusterName != "" {
+		args = append(args, "--cluster-name", o.ClusterName)
+	}
+	if o.LeaseTTL > 0 {
+		args = append(args, "--lease-ttl", o.LeaseTTL.String())
+	}
+	if o.JournalReplicas > 0 {
+		args = append(args, "--journal-replicas", fmt.Sprint(o.JournalReplicas))
+	}
+	if o.Passive {
+		n.Passive = filepath.Join(dir, "passive")
+		args = append(args, "--passive-data", n.Passive)
+	}
+	n.p = newProc("sopd "+o.Name, bin, append(args, o.Args...))
+	c, err := client.New("http://"+n.Addr, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Client = c
+	if err := n.Start(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.p.kill)
+	return n
+}
+
+// Start starts the node (after Kill) and waits until /readyz answers 200.
+func (n *Node) Start(within time.Duration) error {
+	if err := n.p.start(); err != nil {
+		return err
+	}
+	return n.WaitReady(within)
+}
+
+// WaitReady waits until the node's /readyz answers 200.
+func (n *Node) WaitReady(within time.Duration) error {
+	deadline := time.Now().Add(within)
+	hc := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		if !n.p.running() {
+			return fmt.Errorf("%s exited:\n%s", n.p.name, tail(n.Log(), 40))
+		}
+		resp, err := hc.Get("http://" + n.Addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready within %v:\n%s", n.p.name, within, tail(n.Log(), 40))
+}
+
+// Kill kills the node with SIGKILL.
+func (n *Node) Kill() { n.p.kill() }
+
+// Pause stops the node with SIGSTOP; Resume continues it.
+func (n *Node) Pause() error  { return n.p.signal(syscall.SIGSTOP) }
+func (n *Node) Resume() error { return n.p.signal(syscall.SIGCONT) }
+
+// Running reports whether the node's process runs (paused counts).
+func (n *Node) Running() bool { return n.p.running() }
+
+// Log is what the node logged so far, over all its runs.
+func (n *Node) Log() string { return n.p.log.String() }
+
+// InjectIO makes every page-file operation in the node's data dir fail
+// with errno (for example "EIO" or "ENOSPC") until ClearIO.
+func (n *Node) InjectIO(errno string) error { return os.WriteFile(n.faults, []byte(errno+"\n"), 0o644) }
+
+// ClearIO stops injecting I/O errors.
+func (n *Node) ClearIO() error {
+	if err := os.Remove(n.faults); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
+// Role is the node's role in domain ("leader", "follower"), or a word
+// saying why it has none ("down", "no domain").
+func (n *Node) Role(ctx context.Context, domain string) string {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	st, err := n.Client.Status(ctx)
+	if err != nil {
+		return "down"
+	}
+	for _, d := range st.Domains {
+		if d.Name == domain {
+			return d.Role
+		}
+	}
+	return "no domain"
+}
+
+// Hash is the node's state hash of domain as "seq:hex".
+func (n *Node) Hash(ctx context.Context, domain string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	seq, sum, err := n.Client.Hash(ctx, domain)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d:%x", seq, sum), nil
+}
+
+// Cluster is a whole loopback cluster: NATS servers, a Redis, sopd nodes.
+type Cluster struct {
+	NATS  *NATS
+	Redis *Redis
+	Nodes []*Node
+}
+
+// ClusterOptions configure StartCluster.
+type ClusterOptions struct {
+	NATSServers int           // default 3
+	Nodes       int           // default 3
+	LeaseTTL    time.Duration // default 1s
+	Passive     bool          // every node gets a passive data dir
+}
+
+// StartCluster starts NATS servers, a Redis and sopd nodes that use them
+// (journal streams with min(3, NATSServers) replicas), and waits until
+// every node is ready and domain default has one leader.
+func StartCluster(t testing.TB, o ClusterOptions) *Cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs NATS, Redis and sopd processes; skipped with -short")
+	}
+	if o.NATSServers <= 0 {
+		o.NATSServers = 3
+	}
+	if o.Nodes <= 0 {
+		o.Nodes = 3
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = time.Second
+	}
+	c := &Cluster{Redis: StartRedis(t)}
+	c.NATS = StartNATS(t, o.NATSServers)
+	for i := range o.Nodes {
+		c.Nodes = append(c.Nodes, StartNode(t, NodeOptions{
+			Name: fmt.Sprintf("s%d", i+1), NATSURL: c.NATS.URL(), RedisURL: c.Redis.URL(), ClusterName: "faults",
+			LeaseTTL: o.LeaseTTL, JournalReplicas: min(3, o.NATSServers), Passive: o.Passive,
+		}))
+	}
+	if _, err := c.WaitLeader(context.Background(), "default", 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Leader is the node that says it leads domain now, or nil.
+func (c *Cluster) Leader(ctx context.Context, domain string) *Node {
+	for _, n := range c.Nodes {
+		if n.Running() && n.Role(ctx, domain) == "leader" {
+			return n
+		}
+	}
+	return nil
+}
+
+// WaitLeader waits until exactly one running node leads domain.
+func (c *Cluster) WaitLeader(ctx context.Context, domain string, within time.Duration) (*Node, error) {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		var leaders []*Node
+		for _, n := range c.Nodes {
+			if n.Running() && n.Role(ctx, domain) == "leader" {
+				leaders = append(leaders, n)
+			}
+		}
+		if len(leaders) == 1 {
+			return leaders[0], nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("domain %s has no single leader after %v:\n%s", domain, within, c.Roles(ctx, domain))
+}
+
+// Roles is each node's role in domain, for messages.
+func (c *Cluster) Roles(ctx context.Context, domain string) string {
+	var b strings.Builder
+	for _, n := range c.Nodes {
+		fmt.Fprintf(&b, "%s: %s\n", n.Name, n.Role(ctx, domain))
+	}
+	return b.String()
+}
+
+// WaitConverged waits until every running node reports the same state
+// hash of domain at the same seq, and returns it.
+func (c *Cluster) WaitConverged(ctx context.Context, domain string, within time.Duration) (string, error) {
+	deadline := time.Now().Add(within)
+	var last map[string]string
+	for time.Now().Before(deadline) {
+		last = map[string]string{}
+		var first string
+		same := true
+		for _, n := range c.Nodes {
+			if !n.Running() {
+				continue
+			}
+			h, err := n.Hash(ctx, domain)
+			if err != nil {
+				h = "error: " + err.Error()
+				same = false
+			}
+			last[n.Name] = h
+			if first == "" {
+				first = h
+			} else if h != first {
+				same = false
+			}
+		}
+		if same && first != "" {
+			return first, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "", fmt.Errorf("domain %s did not converge within %v: %v", domain, within, last)
+}
+
+// Logs is every node's log, for a failing test's message.
+func (c *Cluster) Logs() string {
+	var b strings.Builder
+	for _, n := range c.Nodes {
+		fmt.Fprintf(&b, "==== %s\n%s\n", n.Name, tail(n.Log(), 80))
+	}
+	return b.String()
+}
