@@ -52,6 +52,9 @@ func settle(t *testing.T, c *faults.Cluster, stop func(), l *faults.Ledger) stri
 // start starts a cluster, creates store s and starts four writers.
 func start(t *testing.T, o faults.ClusterOptions) (*faults.Cluster, *faults.Ledger, func()) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs NATS, Redis and sopd processes; skipped with -short")
+	}
 	c := faults.StartCluster(t, o)
 	ctx := context.Background()
 	leader := c.Leader(ctx, "default")

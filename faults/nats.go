@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -29,7 +28,7 @@ type NATSServer struct {
 // StartNATS starts a JetStream cluster of n servers (n >= 1; 3 for R3
 // streams) and waits until every server's JetStream is healthy. The
 // servers are killed when t ends.
-func StartNATS(t testing.TB, n int) *NATS {
+func StartNATS(t TB, n int) *NATS {
 	t.Helper()
 	_, bin := Binaries(t)
 	c := &NATS{}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/sopd/sop/client"
@@ -42,7 +41,7 @@ type NodeOptions struct {
 
 // StartNode starts a sopd node and waits until it is ready. It is killed
 // when t ends.
-func StartNode(t testing.TB, o NodeOptions) *Node {
+func StartNode(t TB, o NodeOptions) *Node {
 	t.Helper()
 	bin, _ := Binaries(t)
 	dir := t.TempDir()
@@ -177,11 +176,8 @@ type ClusterOptions struct {
 // StartCluster starts NATS servers, a Redis and sopd nodes that use them
 // (journal streams with min(3, NATSServers) replicas), and waits until
 // every node is ready and domain default has one leader.
-func StartCluster(t testing.TB, o ClusterOptions) *Cluster {
+func StartCluster(t TB, o ClusterOptions) *Cluster {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("runs NATS, Redis and sopd processes; skipped with -short")
-	}
 	if o.NATSServers <= 0 {
 		o.NATSServers = 3
 	}

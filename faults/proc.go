@@ -20,9 +20,20 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
+
+// TB is what the harness needs of a test: testing.TB has it, and a
+// benchmark program can provide it.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Logf(format string, args ...any)
+	TempDir() string
+	Cleanup(func())
+}
 
 // proc is one process the harness runs: it can be killed, paused and
 // started again with the same arguments.
@@ -136,7 +147,7 @@ func cleanEnv() []string {
 }
 
 // FreeAddr returns a free loopback address.
-func FreeAddr(t testing.TB) string {
+func FreeAddr(t TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -180,7 +191,7 @@ var (
 
 // Binaries builds sopd (cmd/sopd) and nats-server (this module's
 // nats-server dependency) once per test process and returns their paths.
-func Binaries(t testing.TB) (sopd, natsServer string) {
+func Binaries(t TB) (sopd, natsServer string) {
 	t.Helper()
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "sop-faults-bin-")
@@ -210,15 +221,12 @@ func Binaries(t testing.TB) (sopd, natsServer string) {
 	return filepath.Join(buildDir, "sopd"), filepath.Join(buildDir, "nats-server")
 }
 
-// moduleRoot is the directory of the main module's go.mod.
+// moduleRoot is the directory of the sop module (this one, or the one
+// a module that requires it, such as bench/, replaces it with).
 func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/sopd/sop").Output()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", fmt.Errorf("go list -m github.com/sopd/sop: %w (run inside the sop module or one that requires it)", err)
 	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("not inside the sop module")
-	}
-	return filepath.Dir(gomod), nil
+	return strings.TrimSpace(string(out)), nil
 }

@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -19,7 +18,7 @@ type Redis struct {
 
 // StartRedis starts a redis-server for t. It skips t when the binary is
 // missing, unless SOP_REQUIRE_REDIS is set (CI sets it).
-func StartRedis(t testing.TB) *Redis {
+func StartRedis(t TB) *Redis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {

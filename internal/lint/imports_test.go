@@ -29,6 +29,8 @@ var confined = []struct {
 	{"github.com/vmihailenco/msgpack", []string{"journal"}, false},
 	{"github.com/spf13/", []string{"cmd/sopd"}, false},
 	{"github.com/prometheus/", []string{"httpapi", "cmd/sopd"}, false},
+	// The linearizability checker of the fault suite.
+	{"github.com/anishathalye/porcupine", []string{"faults"}, false},
 	// The browser tests of the Web UI drive headless Chromium.
 	{"github.com/chromedp/", []string{"ui"}, true},
 }
