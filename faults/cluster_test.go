@@ -255,3 +255,50 @@ func TestKillNATSServerUnderLoad(t *testing.T) {
 	}
 	settle(t, c, stop, l)
 }
+
+// TestBankUnderFaults: a bank-transfer workload across all three nodes,
+// with conflicts (each transfer is a compare-and-set on versions read on
+// a random node), while the leader is killed and restarted: the total is
+// constant, every acknowledged transfer is applied exactly once (its
+// marker and its balance changes), none that failed is applied, and the
+// nodes converge.
+func TestBankUnderFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs NATS, Redis and sopd processes; skipped with -short")
+	}
+	c := faults.StartCluster(t, faults.ClusterOptions{})
+	ctx := context.Background()
+	bank := &faults.Bank{Accounts: 8, Initial: 1000}
+	if err := bank.Setup(ctx, c.Leader(ctx, "default")); err != nil {
+		t.Fatal(err)
+	}
+	stop := bank.Run(ctx, c.Nodes, 6, 1)
+	time.Sleep(2 * time.Second)
+	old := c.Leader(ctx, "default")
+	old.Kill()
+	if _, err := c.WaitLeader(ctx, "default", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := old.Start(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	stop()
+	for _, n := range c.Nodes {
+		res, err := bank.Check(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Ok() || res.Acknowledged == 0 || res.Failed == 0 {
+			t.Fatalf("bank on %s: %s (it needs acknowledged transfers and conflicts to show anything)", n.Name, res)
+		}
+		t.Logf("bank on %s: %s", n.Name, res)
+	}
+	if _, err := c.WaitConverged(ctx, "default", 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := faults.CheckLeaderEntries(ctx, c.NATS.URL(), "default"); err != nil {
+		t.Fatal(err)
+	}
+}
