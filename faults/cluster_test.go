@@ -3,6 +3,8 @@ package faults_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -225,6 +227,9 @@ func TestStorageFailoverUnderLoad(t *testing.T) {
 		if err := victim.WaitReady(30 * time.Second); err != nil {
 			t.Fatal(err)
 		}
+		if m := metrics(t, victim); !strings.Contains(m, "\nsop_failover_count 1\n") {
+			t.Fatalf("round %d: %s's /metrics lacks sop_failover_count 1:\n%s", round, victim.Name, m)
+		}
 		if !strings.Contains(victim.Log(), "[Failover]") || !strings.Contains(victim.Log(), strings.ToLower(fmt.Sprint(errnoText[errno]))) {
 			t.Fatalf("round %d: %s's log lacks the [Failover] line with the error:\n%s", round, victim.Name, victim.Log())
 		}
@@ -301,4 +306,19 @@ func TestBankUnderFaults(t *testing.T) {
 	if _, err := faults.CheckLeaderEntries(ctx, c.NATS.URL(), "default"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// metrics is the node's /metrics text.
+func metrics(t *testing.T, n *faults.Node) string {
+	t.Helper()
+	resp, err := http.Get("http://" + n.Addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
