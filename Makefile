@@ -12,23 +12,42 @@ SUITE    ?= all
 # PKGS is empty until the module holds a Go package; targets that need packages say
 # so and succeed instead of failing on "matched no packages".
 PKGS = $(shell $(GO) list -e ./... 2>/dev/null)
+# The invariants build checks the engine's internals; the fault suite runs sopd binaries
+# built without tags, so it runs once, in the plain pass.
+INVARIANT_PKGS = $(filter-out github.com/sopd/sop/faults%,$(PKGS))
 
-.PHONY: run test test-race lint verify bench fuzz tools
+FAULTS   ?= short
+DURATION ?= 30m
+
+.PHONY: run test test-race test-fault soak lint verify bench fuzz tools
 
 ## run: build and start `sopd serve` standalone (HTTP 127.0.0.1:7070, data in ./data)
 run:
 	exec $(GO) run ./cmd/sopd serve
 
-## test: install test dependencies, run every test (plain and with -tags invariants), build bench/
+## test: install test dependencies, run every test (plain and with -tags invariants; the
+## fault suite with its short schedule), build bench/
 test:
 	scripts/test-deps.sh
 	@if test -z "$(PKGS)"; then echo "no Go packages yet: nothing to test"; exit 0; fi; \
 	set -x; \
-	$(GO) test -count=1 ./...; \
-	$(GO) test -count=1 -tags invariants ./...
+	$(GO) test -count=1 -timeout 20m ./...; \
+	$(GO) test -count=1 -tags invariants $(INVARIANT_PKGS)
 	@if test -f bench/go.mod; then \
 		set -x; cd bench && $(GO) build -o /dev/null ./... && $(GO) vet ./...; \
 	fi
+
+## test-fault: the fault suite alone (faults/): FAULTS=short (default, the schedule
+## `make test` runs) or FAULTS=long (five times the faults)
+test-fault:
+	scripts/test-deps.sh
+	SOP_FAULTS=$(FAULTS) $(GO) test -count=1 -timeout 0 -v -run 'TestFaultSchedule' ./faults
+
+## soak: random faults for DURATION (default 30m) under the fault suite's workloads, then
+## its checks and summary (e.g. make soak DURATION=2h)
+soak:
+	scripts/test-deps.sh
+	SOP_SOAK=$(DURATION) $(GO) test -count=1 -timeout 0 -v -run 'TestFaultSchedule' ./faults
 
 ## test-race: run every test under the race detector
 test-race:

@@ -46,7 +46,9 @@ func StartNATS(t TB, n int) *NATS {
 		args := []string{"-a", host, "-p", port, "-n", s.Name, "-js", "-sd", filepath.Join(t.TempDir(), "js"),
 			"-m", portOf(s.MonitorAddr)}
 		if n > 1 {
-			args = append(args, "--cluster_name", "sopfaults", "--cluster", "nats://"+s.ClusterAddr, "--routes", strings.Join(routes, ","))
+			// --no_advertise: clients reach the servers only at the URLs they
+			// were given (the harness's proxies), never at discovered ones.
+			args = append(args, "--cluster_name", "sopfaults", "--cluster", "nats://"+s.ClusterAddr, "--routes", strings.Join(routes, ","), "--no_advertise")
 		}
 		s.p = newProc("nats "+s.Name, bin, args)
 		if err := s.p.start(); err != nil {

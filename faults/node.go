@@ -23,8 +23,24 @@ type Node struct {
 	Passive string // its --passive-data; empty when it has none
 	Client  *client.Client
 
-	faults string // its --inject-io-faults control file
-	p      *proc
+	faults  string   // its --inject-io-faults control file
+	proxies []*Proxy // between it and NATS and Redis (StartCluster)
+	p       *proc
+}
+
+// Cut cuts the node off from NATS and Redis (its clients still reach
+// it): a network partition around it. Heal ends it.
+func (n *Node) Cut() {
+	for _, p := range n.proxies {
+		p.Cut()
+	}
+}
+
+// Heal ends a Cut.
+func (n *Node) Heal() {
+	for _, p := range n.proxies {
+		p.Heal()
+	}
 }
 
 // NodeOptions configure a sopd node of a cluster.
@@ -190,10 +206,23 @@ func StartCluster(t TB, o ClusterOptions) *Cluster {
 	c := &Cluster{Redis: StartRedis(t)}
 	c.NATS = StartNATS(t, o.NATSServers)
 	for i := range o.Nodes {
-		c.Nodes = append(c.Nodes, StartNode(t, NodeOptions{
-			Name: fmt.Sprintf("s%d", i+1), NATSURL: c.NATS.URL(), RedisURL: c.Redis.URL(), ClusterName: "faults",
+		// Each node reaches NATS and Redis through proxies of its own, so
+		// that a test can cut it off (Node.Cut).
+		var proxies []*Proxy
+		var urls []string
+		for _, s := range c.NATS.Servers {
+			p := StartProxy(t, s.ClientAddr)
+			proxies = append(proxies, p)
+			urls = append(urls, "nats://"+p.Addr)
+		}
+		rp := StartProxy(t, c.Redis.Addr)
+		proxies = append(proxies, rp)
+		n := StartNode(t, NodeOptions{
+			Name: fmt.Sprintf("s%d", i+1), NATSURL: strings.Join(urls, ","), RedisURL: "redis://" + rp.Addr, ClusterName: "faults",
 			LeaseTTL: o.LeaseTTL, JournalReplicas: min(3, o.NATSServers), Passive: o.Passive,
-		}))
+		})
+		n.proxies = proxies
+		c.Nodes = append(c.Nodes, n)
 	}
 	if _, err := c.WaitLeader(context.Background(), "default", 60*time.Second); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,157 @@
+package faults_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sopd/sop/faults"
+	"github.com/sopd/sop/faults/check"
+	"github.com/sopd/sop/internal/testseed"
+)
+
+// TestFaultSchedule is the fault suite (make test-fault): a three-node
+// cluster (three NATS servers with R3 journals, Redis, three sopd nodes
+// with passive data dirs) runs three workloads at once: registers
+// (linearizable reads, writes, compare-and-sets on a few keys through
+// random nodes), bank transfers with conflicts, and a change-stream
+// watcher on every node; meanwhile the schedule injects its faults one
+// after another. Then: linearizability (porcupine), the bank (total
+// constant, every acknowledged transfer exactly once), every watcher's
+// stream against the journal, convergence, and one leader at a time in
+// the journal.
+//
+// The schedule: faults.ShortCounts by default (10 leader kills, 5 NATS
+// server kills, 3 Redis restarts, 5 pauses past the lease, 3 network
+// cuts, 2 disk errors); SOP_FAULTS=long five times as many (disk errors
+// excepted); SOP_SOAK=<duration> random faults until the duration
+// passed. SOP_FAULTS_REPORT=<file> writes the summary as Markdown.
+func TestFaultSchedule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs NATS, Redis and sopd processes; skipped with -short")
+	}
+	seed := testseed.Seed(t)
+	counts := faults.ShortCounts
+	var soak time.Duration
+	switch mode := os.Getenv("SOP_FAULTS"); mode {
+	case "", "short":
+	case "long":
+		counts = counts.Scale(5)
+	default:
+		t.Fatalf("SOP_FAULTS=%q: use short (the default) or long", mode)
+	}
+	if s := os.Getenv("SOP_SOAK"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			t.Fatalf("SOP_SOAK=%q is not a positive duration such as 30m", s)
+		}
+		soak = d
+	}
+	const ttl = time.Second
+	c := faults.StartCluster(t, faults.ClusterOptions{LeaseTTL: ttl, Passive: true})
+	ctx := context.Background()
+	leader := c.Leader(ctx, "default")
+	regs := &faults.Registers{Keys: 5}
+	bank := &faults.Bank{Accounts: 8, Initial: 1000}
+	if err := regs.Setup(ctx, leader); err != nil {
+		t.Fatal(err)
+	}
+	if err := bank.Setup(ctx, leader); err != nil {
+		t.Fatal(err)
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	var watchers []*faults.StreamWatcher
+	for _, n := range c.Nodes {
+		watchers = append(watchers, faults.WatchStream(wctx, n))
+	}
+	stopRegs := regs.Run(ctx, c.Nodes, 4, seed)
+	stopBank := bank.Run(ctx, c.Nodes, 4, seed+1)
+	defer func() { stopRegs(); stopBank() }()
+
+	in := faults.NewInjector(c, ttl, seed+2)
+	start := time.Now()
+	step := func(f faults.Fault) {
+		line, err := in.Inject(ctx, f)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, c.Logs())
+		}
+		t.Logf("%3d  %s", sumCounts(in.Done()), line)
+		time.Sleep(300 * time.Millisecond) // the workloads run between faults
+	}
+	if soak > 0 {
+		kinds := []faults.Fault{faults.LeaderKill, faults.NATSKill, faults.RedisRestart, faults.Pause, faults.Cut, faults.DiskError}
+		for time.Since(start) < soak {
+			step(in.Random(kinds))
+		}
+	} else {
+		for _, f := range faults.Schedule(counts, seed) {
+			step(f)
+		}
+		for f, n := range counts {
+			if in.Done()[f] != n {
+				t.Fatalf("%s: %d injected, the schedule has %d", f, in.Done()[f], n)
+			}
+		}
+	}
+	faultTime := time.Since(start)
+	stopRegs()
+	stopBank()
+
+	var sum check.Summary
+	lin, err := check.Linearizable(regs.Ops(), 2*time.Minute, filepath.Join(t.TempDir(), "linearizability.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum.AddLinearizable(lin)
+	for _, n := range c.Nodes {
+		res, err := bank.Check(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum.AddBank(res)
+	}
+	want, err := faults.JournalEvents(ctx, c.NATS.URL(), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range faults.StopStreams(stopWatch, watchers, want, time.Minute) {
+		sum.AddStream(r)
+	}
+	hash, convErr := c.WaitConverged(ctx, "default", time.Minute)
+	sum.AddConverged(convErr)
+	leaders, leaderErr := faults.CheckLeaderEntries(ctx, c.NATS.URL(), "default")
+
+	report := fmt.Sprintf("seed %d; faults in %v: %s\n%s\nleader entries in the journal: %d; converged at %s\n",
+		seed, faultTime.Round(time.Second), in.Done(), sum.String(), leaders, hash)
+	t.Log(report)
+	if path := os.Getenv("SOP_FAULTS_REPORT"); path != "" {
+		md := fmt.Sprintf("Seed %d, faults injected in %v: %s.\n\n%s\nLeader entries in the journal: %d; state hash at the end: `%s`.\n",
+			seed, faultTime.Round(time.Second), in.Done(), sum.Markdown(), leaders, hash)
+		if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !sum.Ok() || leaderErr != nil {
+		if lin.Visualization != "" {
+			// Keep the visualisation where a person can open it.
+			keep := filepath.Join(os.TempDir(), fmt.Sprintf("sop-linearizability-%d.html", seed))
+			if b, err := os.ReadFile(lin.Visualization); err == nil && os.WriteFile(keep, b, 0o644) == nil {
+				report += "porcupine's visualisation: " + keep + "\n"
+			}
+		}
+		t.Fatalf("the fault suite found violations:\n%s\nleader entries: %v\n%s", report, leaderErr, strings.TrimSpace(c.Logs()))
+	}
+}
+
+func sumCounts(c faults.Counts) int {
+	n := 0
+	for _, v := range c {
+		n += v
+	}
+	return n
+}
