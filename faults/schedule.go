@@ -16,12 +16,12 @@ type Fault string
 // The faults. Each is injected on a running cluster, and the cluster is
 // given the time to recover (one leader again) before the next.
 const (
-	LeaderKill   Fault = "leader-kill"    // SIGKILL the leader of domain default, start it again
-	NATSKill     Fault = "nats-kill"      // SIGKILL a NATS server, start it again with its store
-	RedisRestart Fault = "redis-restart"  // restart Redis empty (every lease lost)
-	Pause        Fault = "pause"          // SIGSTOP the leader past its lease, then SIGCONT
-	Cut          Fault = "network-cut"    // cut a node (the leader) off from NATS and Redis, then heal
-	DiskError    Fault = "disk-error"     // EIO or ENOSPC on a node's page files: it fails over to its passive dir
+	LeaderKill   Fault = "leader-kill"   // SIGKILL the leader of domain default, start it again
+	NATSKill     Fault = "nats-kill"     // SIGKILL a NATS server, start it again with its store
+	RedisRestart Fault = "redis-restart" // restart Redis empty (every lease lost)
+	Pause        Fault = "pause"         // SIGSTOP the leader past its lease, then SIGCONT
+	Cut          Fault = "network-cut"   // cut a node (the leader) off from NATS and Redis, then heal
+	DiskError    Fault = "disk-error"    // EIO or ENOSPC on a node's page files: it fails over to its passive dir
 	faultsKnown        = "leader-kill, nats-kill, redis-restart, pause, network-cut, disk-error"
 )
 
