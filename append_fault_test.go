@@ -258,3 +258,86 @@ func TestWireErrors(t *testing.T) {
 		t.Error("the most specific sentinel does not win")
 	}
 }
+
+// TestStagedAnswersWaitForTheAppend: a request answered without an entry
+// from state its group staged (here a compare that fails because of a put
+// earlier in the same group) is answered only once the group is in the
+// journal. When the group's append is lost, the compare's "failed" would
+// rest on a put that never happened: it is not given; the request fails
+// with ErrUnavailable (it wrote nothing) like the rest of the group.
+func TestStagedAnswersWaitForTheAppend(t *testing.T) {
+	var fj *faultyJournal
+	wrapJournal = func(j journal.Journal) journal.Journal {
+		fj = &faultyJournal{Journal: j}
+		return fj
+	}
+	defer func() { wrapJournal = nil }()
+	ctx := context.Background()
+	db, err := Open(ctx, Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.CreateStore(ctx, DefaultDomain, "s", nil); err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.domain(DefaultDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string) error {
+		_, err := db.Update(ctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte(key), []byte("v")) })
+		return err
+	}
+	// Hold the append of a first commit, so that the put and then the
+	// compare queue and form the next group, whose append is lost.
+	fj.mu.Lock()
+	fj.mode, fj.then, fj.release, fj.entered = "hold", "lost", make(chan struct{}), make(chan struct{})
+	fj.mu.Unlock()
+	held := make(chan error, 1)
+	go func() { held <- put("held") }()
+	<-fj.entered
+	putErr := make(chan error, 1)
+	go func() { putErr <- put("k") }()
+	for len(d.cur.Load().reqs) < 1 {
+		runtime.Gosched()
+	}
+	type answer struct {
+		res TxnResult
+		err error
+	}
+	txnAnswer := make(chan answer, 1)
+	go func() {
+		res, err := db.Txn(ctx, DefaultDomain, TxnRequest{
+			Compare: []Compare{{Store: "s", Key: []byte("k"), Absent: true}},
+			Success: []Op{{Store: "s", Key: []byte("k"), Value: []byte("w")}},
+		})
+		txnAnswer <- answer{res, err}
+	}()
+	for len(d.cur.Load().reqs) < 2 {
+		runtime.Gosched()
+	}
+	close(fj.release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-putErr; !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("the put whose append was lost: %v, want ErrUnavailable", err)
+	}
+	a := <-txnAnswer
+	if a.err == nil {
+		t.Fatalf("the compare answered %+v from a put that never landed; want ErrUnavailable", a.res)
+	}
+	if !errors.Is(a.err, ErrUnavailable) {
+		t.Fatalf("the compare: %v, want ErrUnavailable", a.err)
+	}
+	err = db.View(ctx, DefaultDomain, func(tx *Tx) error {
+		if _, ok, err := tx.Get("s", []byte("k")); err != nil || ok {
+			return fmt.Errorf("k after the lost append: present %v, %v", ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

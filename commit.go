@@ -208,7 +208,7 @@ func (d *domain) commitGroup(group []*commitReq, retry bool) {
 		return
 	}
 	cat := d.proj.Catalog()
-	accepted, msgs, err := d.stage(b, group)
+	accepted, msgs, deferred, err := d.stage(b, group)
 	if err != nil || len(accepted) == 0 {
 		d.dropEvents()
 	}
@@ -221,6 +221,7 @@ func (d *domain) commitGroup(group []*commitReq, retry bool) {
 	}
 	if len(accepted) == 0 {
 		b.Abort()
+		finishStaged(deferred) // read the committed state only
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
@@ -231,7 +232,7 @@ func (d *domain) commitGroup(group []*commitReq, retry bool) {
 		d.dropEvents()
 		d.proj.Reset(cat)
 		d.hist.truncate(d.last)
-		d.recover(err, accepted, retry)
+		d.recover(err, accepted, deferred, retry)
 		return
 	}
 	d.last += uint64(len(accepted))
@@ -243,26 +244,37 @@ func (d *domain) commitGroup(group []*commitReq, retry bool) {
 		res.seq = uint64(first) + uint64(i)
 		r.finish(res)
 	}
+	finishStaged(deferred)
 }
 
-// stage prepares and speculatively applies each request of group to b,
-// answering the ones that need no entry or are rejected. It returns the
-// accepted requests (each with its staged result) and their messages. An
-// error is one the domain cannot go on from: every request fails with it.
-func (d *domain) stage(b *btree.Batch, group []*commitReq) ([]*commitReq, []journal.Msg, error) {
-	var (
-		accepted []*commitReq
-		msgs     []journal.Msg
-	)
+// finishStaged answers requests with the results staging gave them.
+func finishStaged(reqs []*commitReq) {
+	for _, r := range reqs {
+		r.finish(r.staged)
+	}
+}
+
+// stage prepares and speculatively applies each request of group to b. It
+// returns the accepted requests (each with its staged result) and their
+// messages, and the deferred ones: requests that need no entry or are
+// rejected, with their results in staged. Those results were read from
+// the state the group's earlier entries staged (a failed condition, a
+// store already there, a store a staged drop removed), so they hold only
+// once the group is in the journal: they are answered after the append,
+// and run again with the rest if it fails. Requests that are invalid
+// whatever the state are answered at once. An error is one the domain
+// cannot go on from: every request fails with it.
+func (d *domain) stage(b *btree.Batch, group []*commitReq) (accepted []*commitReq, msgs []journal.Msg, deferred []*commitReq, err error) {
 	next := d.last + 1
 	buf := d.scratch[:0]
 	for _, r := range group {
 		e, res, ok, err := d.prepare(b, r)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if !ok {
-			r.finish(res)
+			r.staged = res
+			deferred = append(deferred, r)
 			continue
 		}
 		start := len(buf)
@@ -278,11 +290,12 @@ func (d *domain) stage(b *btree.Batch, group []*commitReq) ([]*commitReq, []jour
 		evs := len(d.events)
 		if err := d.proj.Apply(b, next, &e, d.collect); err != nil {
 			if !errors.Is(err, projector.ErrRejected) {
-				return nil, nil, d.fail(err)
+				return nil, nil, nil, d.fail(err)
 			}
 			d.events = d.events[:evs]
 			buf = buf[:start]
-			r.finish(commitResult{err: rejection(err)})
+			r.staged = commitResult{err: rejection(err)}
+			deferred = append(deferred, r)
 			continue
 		}
 		if ops, pruned := effective(e.Ops, d.events[evs:]); pruned {
@@ -290,7 +303,7 @@ func (d *domain) stage(b *btree.Batch, group []*commitReq) ([]*commitReq, []jour
 			// sees the events the projector gave.
 			e.Ops = ops
 			if buf, err = e.AppendBinary(buf[:start]); err != nil {
-				return nil, nil, d.fail(err)
+				return nil, nil, nil, d.fail(err)
 			}
 		}
 		d.hist.add(next, &e)
@@ -300,7 +313,7 @@ func (d *domain) stage(b *btree.Batch, group []*commitReq) ([]*commitReq, []jour
 		next++
 	}
 	d.scratch = buf
-	return accepted, msgs, nil
+	return accepted, msgs, deferred, nil
 }
 
 // prepare turns a request into the entry to append, on the state b holds.
@@ -388,12 +401,15 @@ func rejection(err error) error {
 	return fmt.Errorf("%w: %w", ErrConflict, err)
 }
 
-// recover handles a failed append of accepted. A duplicate id stored
-// nothing: its request learns it was committed before and the rest run
-// again. Any other failure may have stored some or all of the group, or
-// another writer's entries: the domain catches up from the journal, answers
-// the requests it finds there, and runs the fenced ones again (once).
-func (d *domain) recover(err error, accepted []*commitReq, retry bool) {
+// recover handles a failed append of accepted (deferred: the group's
+// requests answered without an entry, whose staged results may rest on
+// entries that did not land). A duplicate id stored nothing: its request
+// learns it was committed before and the rest run again. Any other failure
+// may have stored some or all of the group, or another writer's entries:
+// the domain catches up from the journal, answers the requests it finds
+// there, and runs the others (deferred included) again once when fenced,
+// else fails them.
+func (d *domain) recover(err error, accepted, deferred []*commitReq, retry bool) {
 	var dup *journal.DuplicateError
 	if errors.As(err, &dup) {
 		var rest []*commitReq
@@ -404,6 +420,7 @@ func (d *domain) recover(err error, accepted []*commitReq, retry bool) {
 				rest = append(rest, r)
 			}
 		}
+		rest = append(rest, deferred...) // their staged results may rest on what did not land
 		if len(rest) > 0 {
 			d.commitGroup(rest, retry)
 		}
@@ -429,6 +446,16 @@ func (d *domain) recover(err error, accepted []*commitReq, retry bool) {
 	for i, r := range foundReqs {
 		r.finish(found[i])
 	}
+	if errors.Is(err, journal.ErrTooLarge) && cerr == nil {
+		failAll(pending, fmt.Errorf("%w: %w", ErrTooLarge, err))
+		if len(deferred) > 0 {
+			d.commitGroup(deferred, false)
+		}
+		return
+	}
+	// The deferred requests wrote nothing; their staged results may rest
+	// on entries that did not land: they run again, or fail, with the rest.
+	pending = append(pending, deferred...)
 	if cerr != nil {
 		failAll(pending, fmt.Errorf("%w: append failed (%v) and the journal could not be read back: the outcome is unknown", ErrUnavailable, err))
 		return
@@ -447,8 +474,6 @@ func (d *domain) recover(err error, accepted []*commitReq, retry bool) {
 		d.commitGroup(pending, false)
 	case errors.Is(err, journal.ErrFenced):
 		failAll(pending, fmt.Errorf("%w: another writer appended to domain %s's journal", ErrConflict, d.name))
-	case errors.Is(err, journal.ErrTooLarge):
-		failAll(pending, fmt.Errorf("%w: %w", ErrTooLarge, err))
 	default:
 		failAll(pending, fmt.Errorf("%w: %w", ErrUnavailable, err))
 	}
