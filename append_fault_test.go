@@ -341,3 +341,71 @@ func TestStagedAnswersWaitForTheAppend(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLeaderSeesAnotherLeader: a leader that, catching up after a failed
+// append, finds another node's entry after its own leader entry (another
+// node took the lease, say after a Redis restart the leader has not
+// noticed yet) stops leading at once: the requests fail with ErrNotLeader
+// and nothing more of it lands, though its own lease looks valid.
+func TestLeaderSeesAnotherLeader(t *testing.T) {
+	var fj *faultyJournal
+	wrapJournal = func(j journal.Journal) journal.Journal {
+		fj = &faultyJournal{Journal: j}
+		return fj
+	}
+	defer func() { wrapJournal = nil }()
+	ctx := context.Background()
+	db, err := Open(ctx, Options{Dir: t.TempDir(), Leases: lock.NewMemory(lock.MemoryOptions{}), LeaseTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d, _ := db.domain(DefaultDomain)
+	for l := d.cur.Load(); l == nil || !l.leader; l = d.cur.Load() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := db.CreateStore(ctx, DefaultDomain, "s", nil); err != nil {
+		t.Fatal(err)
+	}
+	// Another node's leader entry and one commit of it land.
+	_, last, err := fj.Journal.Bounds(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []journal.Msg
+	for i, id := range []string{leaderTxID("other", 1<<40), "other-commit"} {
+		e := journal.Entry{TxID: id, Domain: DefaultDomain, Node: "other", Time: int64(i + 1)}
+		if id == "other-commit" {
+			e.Ops = []journal.Op{{Kind: journal.OpPut, Store: "s", Key: []byte("theirs"), Value: []byte("1")}}
+		}
+		b, err := e.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, journal.Msg{ID: id, Data: b})
+	}
+	if _, err := fj.Journal.Append(ctx, last, msgs); err != nil {
+		t.Fatal(err)
+	}
+	// This leader's next append is lost (not fenced): catching up, it finds
+	// the other node's entries.
+	fj.next("lost")
+	pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	_, err = db.Update(pctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte("mine"), nil) })
+	if !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("a commit after another node's leader entry = %v, want ErrNotLeader", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if l := d.cur.Load(); l != nil && !l.leader {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the node still leads after it saw another node's leader entry")
+		}
+	}
+	_, end, err := fj.Journal.Bounds(ctx)
+	if err != nil || end != last+2 {
+		t.Fatalf("the journal ends at %d (%v), want %d: this node appended after the other's leader entry", end, err, last+2)
+	}
+}

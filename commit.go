@@ -202,6 +202,11 @@ func (d *domain) commitGroup(group []*commitReq, retry bool) {
 			return
 		}
 	}
+	if d.deposed {
+		d.stepDown()
+		failAll(group, d.deposedErr())
+		return
+	}
 	b, err := d.forest.Begin()
 	if err != nil {
 		failAll(group, d.fail(err))
@@ -456,6 +461,11 @@ func (d *domain) recover(err error, accepted, deferred []*commitReq, retry bool)
 	// The deferred requests wrote nothing; their staged results may rest
 	// on entries that did not land: they run again, or fail, with the rest.
 	pending = append(pending, deferred...)
+	if cerr == nil && d.deposed {
+		d.stepDown()
+		failAll(pending, d.deposedErr())
+		return
+	}
 	if cerr != nil {
 		failAll(pending, fmt.Errorf("%w: append failed (%v) and the journal could not be read back: the outcome is unknown", ErrUnavailable, err))
 		return
@@ -480,11 +490,17 @@ func (d *domain) recover(err error, accepted, deferred []*commitReq, retry bool)
 }
 
 // catchUp applies what the journal holds beyond d.last, recording each
-// entry in the conflict history and showing each record to found.
+// entry in the conflict history and showing each record to found. In
+// cluster mode an entry of another node found while leading (after this
+// node's leader entry) means another node leads now: catchUp sets
+// deposed, and the leader loop appends nothing more (stepDown).
 func (d *domain) catchUp(found func(journal.Record)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
 	defer cancel()
 	err := d.replay(ctx, func(rec journal.Record, e *journal.Entry) {
+		if d.db.opts.Leases != nil && e.Node != d.db.node {
+			d.deposed = true
+		}
 		d.hist.add(uint64(rec.Seq), e)
 		if found != nil {
 			found(rec)
@@ -495,4 +511,18 @@ func (d *domain) catchUp(found func(journal.Record)) error {
 	}
 	d.resync = false
 	return nil
+}
+
+// deposedErr is the error of requests a deposed leader did not commit.
+func (d *domain) deposedErr() error {
+	return fmt.Errorf("%w: another node leads domain %s now (its entries follow this node's leader entry)", ErrNotLeader, d.name)
+}
+
+// stepDown tells the lease keeper to stop leading: the leader loop found
+// another node's entries after its own leader entry.
+func (d *domain) stepDown() {
+	select {
+	case d.depose <- struct{}{}:
+	default:
+	}
 }

@@ -73,12 +73,14 @@ type domain struct {
 	ids     *recentIDs // tx ids of recent entries, so a retried Txn learns it committed
 	last    uint64     // the journal's last seq as far as the loop knows; == view.seq between groups
 	resync  bool       // an append failed: catch up from the journal before the next group
+	deposed bool       // cluster mode: catching up found another node's entry after this leader's own leader entry
 	scratch []byte
 	events  []Event // the events of the group or records being applied
 	opening bool    // openDomain is replaying: nobody can watch yet
 
 	cur        atomic.Pointer[loop]  // the leader or follower loop running now
 	leaseCheck chan chan bool        // asks the lease keeper to renew at once; it answers whether it did
+	depose     chan struct{}         // tells the lease keeper the leader loop saw another leader: stop leading
 	leaseSafe  atomic.Int64          // cluster mode: Unix ns until which the leader may append (see mayAppend)
 	manageDone chan struct{}         // closed when manage returns
 	failed     atomic.Pointer[error] // set when the projection cannot go on
@@ -100,7 +102,7 @@ func openDomain(ctx context.Context, db *DB, name string) (_ *domain, err error)
 	d := &domain{
 		db: db, name: name, incarnation: rec.Incarnation, dir: db.dir,
 		log:  db.opts.Logger.With("domain", name),
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), leaseCheck: make(chan chan bool),
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), leaseCheck: make(chan chan bool), depose: make(chan struct{}, 1),
 		manageDone: make(chan struct{}), cpDone: make(chan struct{}),
 		ids: newRecentIDs(recentIDsKept),
 	}

@@ -170,6 +170,13 @@ func (d *domain) takeOver(lease lock.Lease) error {
 		var dup *journal.DuplicateError
 		switch {
 		case err == nil || errors.As(err, &dup):
+			// What came before the leader entry was others' to append; from
+			// it on, another node's entry means another node leads.
+			d.deposed = false
+			select {
+			case <-d.depose:
+			default:
+			}
 			return d.catchUp(nil) // applies the leader entry
 		case attempt < 5 && (errors.Is(err, journal.ErrFenced) || errors.Is(err, journal.ErrUnavailable)):
 			d.log.Info("the leader entry's append failed; catching up and trying again", "err", err)
@@ -202,6 +209,9 @@ func (d *domain) keep(lease lock.Lease) (lost bool) {
 			return false
 		case <-time.After(every):
 		case asked = <-d.leaseCheck:
+		case <-d.depose:
+			d.log.Warn("another node appended after this node's leader entry: it leads now; following")
+			return true
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), every)
 		l, err := opts.Leases.Renew(ctx, lease, opts.LeaseTTL)
