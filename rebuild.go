@@ -52,6 +52,12 @@ func (db *DB) Rebuild(ctx context.Context, name string) (uint64, error) {
 	if !old.rebuilding.CompareAndSwap(false, true) {
 		return 0, fmt.Errorf("%w: domain %s is being rebuilt already", ErrUnavailable, name)
 	}
+	rebuilt := false
+	defer func() {
+		if !rebuilt {
+			old.rebuilding.Store(false) // a failed rebuild can be started again
+		}
+	}()
 	db.opts.Logger.Info("rebuilding domain: wiping its local state", "domain", name, "applied", old.applied())
 	if err := old.close(); err != nil {
 		db.opts.Logger.Warn("closing the domain before its rebuild", "domain", name, "err", err)
@@ -81,6 +87,7 @@ func (db *DB) Rebuild(ctx context.Context, name string) (uint64, error) {
 	}
 	db.domains[name] = d
 	db.mu.Unlock()
+	rebuilt = true
 	db.opts.Logger.Info("domain rebuilt", "domain", name, "applied", d.applied())
 	return d.applied(), nil
 }

@@ -410,3 +410,32 @@ func TestRebuild(t *testing.T) {
 		t.Fatalf("rebuild of a missing domain = %v", err)
 	}
 }
+
+// TestRebuildAgainAfterFailure: a rebuild that fails (here: the journal
+// was truncated and the snapshot it needs is gone) can be started again;
+// it fails for the same reason, not as "being rebuilt already".
+func TestRebuildAgainAfterFailure(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	// Not openTest: its cleanup checks the domain, which stays closed here.
+	db, err := sop.Open(ctx, sop.Options{Dir: dir, JournalRetain: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fillDomain(t, db, 0, 40)
+	if _, err := db.Snapshot(ctx, "default"); err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := db.JournalBounds(ctx, "default"); first <= 1 {
+		t.Fatalf("the journal was not truncated (first seq %d)", first)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "snapshots", "default")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := db.Rebuild(ctx, "default"); !errors.Is(err, sop.ErrNoSnapshot) {
+			t.Fatalf("rebuild %d without the snapshot it needs = %v, want ErrNoSnapshot", i+1, err)
+		}
+	}
+}

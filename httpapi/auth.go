@@ -185,7 +185,7 @@ func (s *Server) authorize(r *http.Request, need Role, query bool) error {
 		return reject(errUnauthorized, "the token is not valid on this node: check it against the node's token file")
 	}
 	if have < need {
-		return reject(errForbidden, "this call needs a %s token; yours is %s", need, have)
+		return reject(errForbidden, "this call needs a token with the %s role; yours has %s", need, have)
 	}
 	return nil
 }

@@ -167,7 +167,7 @@ func (s *Server) routes() {
 // error answer.
 func (s *Server) handle(pattern string, need Role, h handler) {
 	query := strings.HasSuffix(pattern, "/watch") // EventSource cannot send headers
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.mux.Handle(pattern, route(func(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{ResponseWriter: w}
 		defer s.metrics.countRequest(pattern, rec)
 		defer s.recoverPanic(rec, r)
@@ -178,8 +178,15 @@ func (s *Server) handle(pattern string, need Role, h handler) {
 		if err := h(rec, r); err != nil {
 			s.writeError(rec, r, err)
 		}
-	})
+	}))
 }
+
+// route is the handler of a registered route. The mux also makes up
+// handlers of its own (redirects, 404, 405): routed tells them apart by
+// this type.
+type route func(w http.ResponseWriter, r *http.Request)
+
+func (h route) ServeHTTP(w http.ResponseWriter, r *http.Request) { h(w, r) }
 
 // recoverPanic turns a panic of a handler into a 500 (and a log line), so
 // one bad request does not take the connection down without an answer.
@@ -206,35 +213,54 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(rec, r, reject(errBadParam, "the path %s has empty, '.' or '..' segments: send a key '.' or '..' as %%2E or %%2E%%2E, and no empty segments", r.URL.EscapedPath()))
 		return
 	}
-	h, pattern := s.mux.Handler(r)
-	if pattern != "" {
+	if s.routed(r) {
 		s.mux.ServeHTTP(w, r) // matches again, setting the path values
 		return
 	}
-	s.unrouted(w, r, h)
+	s.unrouted(w, r)
 }
 
-// unrouted answers a request no pattern matched, in JSON: the mux's own
-// answer h (404, 405 or a redirect to a cleaned path) is captured and
-// rewritten.
-func (s *Server) unrouted(w http.ResponseWriter, r *http.Request, h http.Handler) {
-	c := &capture{header: http.Header{}}
-	h.ServeHTTP(c, r)
+// routed reports whether a route takes r. The mux would also answer a
+// method that only the path with a "/" added has with a redirect there
+// (PUT .../items to .../items/, an item with an empty key): that is no
+// route, but a 405.
+func (s *Server) routed(r *http.Request) bool {
+	h, pattern := s.mux.Handler(r)
+	_, ok := h.(route)
+	return ok && pattern != ""
+}
+
+// unrouted answers a request no route takes, in JSON: 405 with Allow when
+// routes take the path with other methods, else 404.
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w}
 	defer s.metrics.countRequest("unmatched", rec)
-	switch c.status {
-	case http.StatusNotFound, 0:
+	allow := strings.Join(s.allowed(r), ", ")
+	if allow == "" {
 		s.writeError(rec, r, reject(errNotFound, "no route %s %s: see docs/API.md for the routes", r.Method, r.URL.EscapedPath()))
-	case http.StatusMethodNotAllowed:
-		allow := c.header.Get("Allow")
-		w.Header().Set("Allow", allow)
-		s.writeError(rec, r, reject(errMethodNotAllowed, "%s is not allowed on %s: use %s", r.Method, r.URL.EscapedPath(), allow))
-	default:
-		for k, v := range c.header {
-			w.Header()[k] = v
-		}
-		rec.WriteHeader(c.status)
+		return
 	}
+	w.Header().Set("Allow", allow)
+	s.writeError(rec, r, reject(errMethodNotAllowed, "%s is not allowed on %s: use %s", r.Method, r.URL.EscapedPath(), allow))
+}
+
+// allowed lists the methods routes take at r's path. The mux's 405 to a
+// method no route has names the candidates; those it would only redirect
+// are left out.
+func (s *Server) allowed(r *http.Request) []string {
+	probe := r.WithContext(r.Context())
+	probe.Method = "SOP-NO-METHOD"
+	h, _ := s.mux.Handler(probe)
+	c := &capture{header: http.Header{}}
+	h.ServeHTTP(c, probe)
+	var out []string
+	for m := range strings.SplitSeq(c.header.Get("Allow"), ", ") {
+		probe.Method = m
+		if m != "" && s.routed(probe) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // canonical reports whether an escaped path is what path.Clean makes of it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -12,6 +13,10 @@ import (
 // Follow implements Journal with an ordered consumer. JetStream starts a
 // consumer asked for a purged seq at the first retained one, so Follow
 // checks the bounds first and reports any later gap as compaction.
+// followInactive is how long the server keeps a Follow's ordered consumer
+// once nothing pulls from it.
+const followInactive = 10 * time.Second
+
 func (s *Stream) Follow(ctx context.Context, from Seq, fn func(Record) error) error {
 	first, _, err := s.Bounds(ctx)
 	if err != nil {
@@ -23,6 +28,11 @@ func (s *Stream) Follow(ctx context.Context, from Seq, fn func(Record) error) er
 	cons, err := s.st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   uint64(from),
+		// The server drops a consumer nobody pulls from after this long
+		// (the client's default is 5 minutes): followers and rebuilds that
+		// stop following leave none behind for long, under the stream's
+		// consumer limit.
+		InactiveThreshold: followInactive,
 	})
 	if err != nil {
 		return fmt.Errorf("journal follow from %d: %w", from, classify(err))
