@@ -187,6 +187,7 @@ type ClusterOptions struct {
 	Nodes       int           // default 3
 	LeaseTTL    time.Duration // default 1s
 	Passive     bool          // every node gets a passive data dir
+	Args        []string      // more serve flags for every node
 }
 
 // StartCluster starts NATS servers, a Redis and sopd nodes that use them
@@ -219,7 +220,7 @@ func StartCluster(t TB, o ClusterOptions) *Cluster {
 		proxies = append(proxies, rp)
 		n := StartNode(t, NodeOptions{
 			Name: fmt.Sprintf("s%d", i+1), NATSURL: strings.Join(urls, ","), RedisURL: "redis://" + rp.Addr, ClusterName: "faults",
-			LeaseTTL: o.LeaseTTL, JournalReplicas: min(3, o.NATSServers), Passive: o.Passive,
+			LeaseTTL: o.LeaseTTL, JournalReplicas: min(3, o.NATSServers), Passive: o.Passive, Args: o.Args,
 		})
 		n.proxies = proxies
 		c.Nodes = append(c.Nodes, n)
@@ -307,4 +308,20 @@ func (c *Cluster) Logs() string {
 		fmt.Fprintf(&b, "==== %s\n%s\n", n.Name, tail(n.Log(), 80))
 	}
 	return b.String()
+}
+
+// SaveLogs writes every node's whole log, and every NATS server's, to
+// files in dir (created) and returns a line naming them, for a failing
+// test's message.
+func (c *Cluster) SaveLogs(dir string) string {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "cannot save the logs: " + err.Error()
+	}
+	for _, n := range c.Nodes {
+		os.WriteFile(filepath.Join(dir, n.Name+".log"), []byte(n.Log()), 0o644)
+	}
+	for _, s := range c.NATS.Servers {
+		os.WriteFile(filepath.Join(dir, "nats-"+s.Name+".log"), []byte(s.Log()), 0o644)
+	}
+	return "the processes' logs are in " + dir
 }

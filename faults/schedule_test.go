@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/sopd/sop/faults"
 	"github.com/sopd/sop/faults/check"
 	"github.com/sopd/sop/internal/testseed"
+	"github.com/sopd/sop/journal"
 )
 
 // TestFaultSchedule is the fault suite (make test-fault): a three-node
@@ -52,10 +52,13 @@ func TestFaultSchedule(t *testing.T) {
 		soak = d
 	}
 	const ttl = time.Second
-	c := faults.StartCluster(t, faults.ClusterOptions{LeaseTTL: ttl, Passive: true})
+	// Snapshots in JetStream, so every node restores any of them; a short
+	// retain, so a snapshot truncates the journal during the run.
+	c := faults.StartCluster(t, faults.ClusterOptions{LeaseTTL: ttl, Passive: true,
+		Args: []string{"--snapshot-store", "jetstream", "--journal-retain", "500"}})
 	ctx := context.Background()
 	leader := c.Leader(ctx, "default")
-	regs := &faults.Registers{Keys: 5}
+	regs := &faults.Registers{Keys: 10}
 	bank := &faults.Bank{Accounts: 8, Initial: 1000}
 	if err := regs.Setup(ctx, leader); err != nil {
 		t.Fatal(err)
@@ -78,19 +81,40 @@ func TestFaultSchedule(t *testing.T) {
 	step := func(f faults.Fault) {
 		line, err := in.Inject(ctx, f)
 		if err != nil {
-			t.Fatalf("%v\n%s", err, c.Logs())
+			t.Fatalf("%v\n%s", err, c.SaveLogs(filepath.Join(os.TempDir(), fmt.Sprintf("sop-faults-%d", seed))))
 		}
 		t.Logf("%3d  %s", sumCounts(in.Done()), line)
 		time.Sleep(300 * time.Millisecond) // the workloads run between faults
+	}
+	// Halfway, a snapshot truncates the journal: the stream check reads the
+	// events it purges first; nodes restarted later restore the snapshot.
+	var purged []check.Event
+	truncated := false
+	compact := func() {
+		if truncated {
+			return
+		}
+		truncated = true
+		var err error
+		if purged, err = truncate(ctx, c, watchers); err != nil {
+			t.Fatalf("%v\n%s", err, c.Logs())
+		}
 	}
 	if soak > 0 {
 		kinds := []faults.Fault{faults.LeaderKill, faults.NATSKill, faults.RedisRestart, faults.Pause, faults.Cut, faults.DiskError}
 		for time.Since(start) < soak {
 			step(in.Random(kinds))
+			if time.Since(start) > soak/2 {
+				compact()
+			}
 		}
 	} else {
-		for _, f := range faults.Schedule(counts, seed) {
+		schedule := faults.Schedule(counts, seed)
+		for i, f := range schedule {
 			step(f)
+			if i == len(schedule)/2 {
+				compact()
+			}
 		}
 		for f, n := range counts {
 			if in.Done()[f] != n {
@@ -103,7 +127,7 @@ func TestFaultSchedule(t *testing.T) {
 	stopBank()
 
 	var sum check.Summary
-	lin, err := check.Linearizable(regs.Ops(), 2*time.Minute, filepath.Join(t.TempDir(), "linearizability.html"))
+	lin, err := check.Linearizable(regs.Ops(), 3*time.Minute, filepath.Join(t.TempDir(), "linearizability.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,10 +139,15 @@ func TestFaultSchedule(t *testing.T) {
 		}
 		sum.AddBank(res)
 	}
-	want, err := faults.JournalEvents(ctx, c.NATS.URL(), "default")
+	from := journal.Seq(1)
+	if len(purged) > 0 {
+		from = journal.Seq(purged[len(purged)-1].Seq + 1)
+	}
+	rest, err := faults.JournalEvents(ctx, c.NATS.URL(), "default", from)
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := append(purged, rest...)
 	for _, r := range faults.StopStreams(stopWatch, watchers, want, time.Minute) {
 		sum.AddStream(r)
 	}
@@ -144,7 +173,8 @@ func TestFaultSchedule(t *testing.T) {
 				report += "porcupine's visualisation: " + keep + "\n"
 			}
 		}
-		t.Fatalf("the fault suite found violations:\n%s\nleader entries: %v\n%s", report, leaderErr, strings.TrimSpace(c.Logs()))
+		t.Fatalf("the fault suite found violations:\n%s\nleader entries: %v\n%s", report, leaderErr,
+			c.SaveLogs(filepath.Join(os.TempDir(), fmt.Sprintf("sop-faults-%d", seed))))
 	}
 }
 
@@ -154,4 +184,56 @@ func sumCounts(c faults.Counts) int {
 		n += v
 	}
 	return n
+}
+
+// truncate waits until every watcher is near the journal's end, reads the
+// events the journal holds, takes a snapshot on the leader (whose
+// automatic truncation, with --journal-retain 500, purges all but the
+// last 500 entries), and checks that the journal was truncated. It
+// returns the events read. The leader entries of the part to be purged
+// are checked first.
+func truncate(ctx context.Context, c *faults.Cluster, ws []*faults.StreamWatcher) ([]check.Event, error) {
+	leader, err := c.WaitLeader(ctx, "default", time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	st, err := leader.Client.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	last := st.Domains[0].JournalLastSeq
+	deadline := time.Now().Add(time.Minute)
+	for _, w := range ws {
+		for w.LastSeq()+50 < last {
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("watcher on %s stays behind seq %d (at %d)", w.Node.Name, last, w.LastSeq())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// The events up to the journal's end now; the end moves on, so the
+	// rest is read after the run from just past what this read.
+	evs, err := faults.JournalEvents(ctx, c.NATS.URL(), "default", 1)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := faults.CheckLeaderEntries(ctx, c.NATS.URL(), "default"); err != nil {
+		return nil, fmt.Errorf("the journal before the purge: %w", err)
+	}
+	snap, err := leader.Client.TakeSnapshot(ctx, "default")
+	if err != nil {
+		return nil, fmt.Errorf("snapshot on %s: %w", leader.Name, err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		st, err := leader.Client.Status(ctx)
+		if err == nil && st.Domains[0].JournalFirstSeq > 1 {
+			if st.Domains[0].JournalFirstSeq > evs[len(evs)-1].Seq+1 {
+				return nil, fmt.Errorf("the purge went past what was read (first %d, read up to %d)", st.Domains[0].JournalFirstSeq, evs[len(evs)-1].Seq)
+			}
+			return evs, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("snapshot %s at seq %d did not truncate the journal: %+v %v", snap.ID, snap.Seq, st, err)
+		}
+	}
 }

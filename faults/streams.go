@@ -84,10 +84,12 @@ func (w *StreamWatcher) LastSeq() uint64 {
 	return w.events[len(w.events)-1].Seq
 }
 
-// JournalEvents is the change stream domain's journal defines: every op of
-// every entry (leader entries have none), as an event, in order. It is
-// the ground truth check.Stream compares each watcher with.
-func JournalEvents(ctx context.Context, natsURL, domain string) ([]check.Event, error) {
+// JournalEvents is the change stream domain's journal defines from seq
+// from on: every op of every entry (leader entries have none), as an
+// event, in order. It is the ground truth check.Stream compares each
+// watcher with; a run that truncates the journal reads the part it will
+// purge first, and the rest at the end.
+func JournalEvents(ctx context.Context, natsURL, domain string, from journal.Seq) ([]check.Event, error) {
 	conn, err := journal.Dial(natsURL, journal.DialOptions{})
 	if err != nil {
 		return nil, err
@@ -101,11 +103,11 @@ func JournalEvents(ctx context.Context, natsURL, domain string) ([]check.Event, 
 	if err != nil {
 		return nil, err
 	}
-	if first > 1 {
-		return nil, fmt.Errorf("the journal of %s was truncated (it starts at %d): the stream check needs it whole", domain, first)
+	if from < first {
+		return nil, fmt.Errorf("the journal of %s starts at %d, after %d: read the events before a purge", domain, first, from)
 	}
 	var out []check.Event
-	for from := first; from <= last; {
+	for from <= last {
 		recs, err := j.Read(ctx, from, 1000)
 		if err != nil {
 			return nil, err
