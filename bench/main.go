@@ -38,6 +38,7 @@ var suites = []suite{
 	{name: "engine", about: "sop's commits against raw JetStream appends and etcd: throughput, latency", peer: "jetstream, etcd", run: runEngine},
 	{name: "http", about: "sopd's HTTP API against etcd's gRPC API: put throughput, watch delivery latency", peer: "etcd", run: runHTTP},
 	{name: "replay", about: "sop's journal replay and snapshot restore against a JetStream ordered consumer and a bbolt load", peer: "jetstream, bbolt", run: runReplay},
+	{name: "cluster", about: "a 3-node sopd cluster's commits against raw R3 JetStream atomic batches, on loopback processes", peer: "jetstream-r3", run: runCluster},
 }
 
 // config holds the command-line settings every suite shares.
