@@ -396,7 +396,12 @@ func TestWatchReconnectsSilentConnection(t *testing.T) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if g, want := strings.Join(s.seen, " "), "5/ 5/4"; g != want {
-		t.Errorf("connections asked for %q, want %q", g, want)
+	// The second stream ends after event 6, so the watcher may already
+	// have asked for a third connection (from 6): look at the first two.
+	if len(s.seen) < 2 {
+		t.Fatalf("connections asked for %q, want two or more", s.seen)
+	}
+	if g, want := strings.Join(s.seen[:2], " "), "5/ 5/4"; g != want {
+		t.Errorf("connections asked for %q, want %q first", g, want)
 	}
 }
