@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -407,5 +408,70 @@ func TestLeaderSeesAnotherLeader(t *testing.T) {
 	_, end, err := fj.Journal.Bounds(ctx)
 	if err != nil || end != last+2 {
 		t.Fatalf("the journal ends at %d (%v), want %d: this node appended after the other's leader entry", end, err, last+2)
+	}
+}
+
+// stallingJournal's second Follow call (the follower loop's, after the
+// replay at open) delivers nothing and never ends on its own: a
+// subscription a NATS server's death left hanging.
+type stallingJournal struct {
+	journal.Journal
+	calls atomic.Int32
+}
+
+func (s *stallingJournal) Follow(ctx context.Context, from journal.Seq, fn func(journal.Record) error) error {
+	if s.calls.Add(1) == 2 {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return s.Journal.Follow(ctx, from, fn)
+}
+
+// TestFollowerRestartsStalledSubscription: a follower whose subscription
+// delivers nothing while the journal grows starts it again (after a few
+// seconds) and catches up.
+func TestFollowerRestartsStalledSubscription(t *testing.T) {
+	ctx := context.Background()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	srv, err := journal.StartServer(journal.ServerOptions{Dir: t.TempDir(), Listen: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	leader, err := Open(ctx, Options{Dir: t.TempDir(), NATSURL: srv.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leader.Close()
+	if _, err := leader.CreateStore(ctx, DefaultDomain, "s", nil); err != nil {
+		t.Fatal(err)
+	}
+	sj := &stallingJournal{}
+	wrapJournal = func(j journal.Journal) journal.Journal {
+		sj.Journal = j
+		return sj
+	}
+	follower, err := Open(ctx, Options{Dir: t.TempDir(), NATSURL: srv.ClientURL(), Follower: true})
+	wrapJournal = nil
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer follower.Close()
+	seq, err := leader.Update(ctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte("k"), []byte("v")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := follower.WaitApplied(wctx, DefaultDomain, seq); err != nil {
+		t.Fatalf("the follower never applied seq %d: %v", seq, err)
+	}
+	if sj.calls.Load() < 3 {
+		t.Fatalf("the follower applied seq %d without starting its subscription again (%d Follow calls)", seq, sj.calls.Load())
 	}
 }

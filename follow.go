@@ -3,6 +3,7 @@ package sop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sopd/sop/journal"
@@ -66,12 +67,44 @@ func (d *domain) follow(l *loop) {
 	}
 }
 
-// applyFollowed applies records as they arrive until l stops (nil) or the subscription ends (its error) or applying fails.
+// stallCheck is how often the follower loop, when nothing arrived, asks
+// the journal whether it is behind; stalledAfter how many such checks in
+// a row that find it behind make it start its subscription again.
+const (
+	stallCheck   = time.Second
+	stalledAfter = 3
+)
+
+// errStalled: the journal holds entries past the last applied one, but the
+// subscription delivered nothing for stalledAfter checks (a subscription
+// that a NATS server's death left hanging).
+var errStalled = errors.New("the journal has entries the subscription does not deliver")
+
+// applyFollowed applies records as they arrive until l stops (nil) or the
+// subscription ends (its error), stalls (errStalled) or applying fails.
 func (d *domain) applyFollowed(l *loop, recs <-chan decoded, errc <-chan error, batch []decoded) error {
+	tick := time.NewTicker(stallCheck)
+	defer tick.Stop()
+	applied, stalls := d.last, 0
 	for {
 		select {
 		case <-l.stop:
 			return nil
+		case <-tick.C:
+			if d.last != applied {
+				applied, stalls = d.last, 0
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), stallCheck)
+			_, last, err := d.journal.Bounds(ctx)
+			cancel()
+			if err != nil || uint64(last) <= d.last {
+				stalls = 0
+				continue
+			}
+			if stalls++; stalls >= stalledAfter {
+				return fmt.Errorf("%w (applied %d, the journal ends at %d)", errStalled, d.last, last)
+			}
 		case err := <-errc:
 			if err == nil {
 				err = errors.New("the subscription ended")

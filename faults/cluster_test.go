@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,12 +70,12 @@ func start(t *testing.T, o faults.ClusterOptions) (*faults.Cluster, *faults.Ledg
 	}
 	l := faults.NewLedger()
 	stop := faults.Writers(ctx, c.Nodes, 4, "s", "w", l)
-	waitAcked(t, l, 50)
+	waitAcked(t, c, l, 50)
 	return c, l, stop
 }
 
 // waitAcked waits until the ledger has n more acknowledged writes.
-func waitAcked(t *testing.T, l *faults.Ledger, n int) {
+func waitAcked(t *testing.T, c *faults.Cluster, l *faults.Ledger, n int) {
 	t.Helper()
 	base, _ := l.Counts()
 	deadline := time.Now().Add(60 * time.Second)
@@ -82,7 +84,7 @@ func waitAcked(t *testing.T, l *faults.Ledger, n int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("fewer than %d writes acknowledged in 60s", n)
+			t.Fatalf("fewer than %d writes acknowledged in 60s\n%s", n, c.SaveLogs(filepath.Join(os.TempDir(), "sop-faults-"+t.Name())))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -104,11 +106,11 @@ func TestKillLeaderUnderLoad(t *testing.T) {
 			t.Fatalf("round %d: %v\n%s", round, err, c.Logs())
 		}
 		t.Logf("round %d: killed %s; %s leads after %v", round, old.Name, next.Name, time.Since(killed).Round(time.Millisecond))
-		waitAcked(t, l, 50)
+		waitAcked(t, c, l, 50)
 		if err := old.Start(60 * time.Second); err != nil {
 			t.Fatal(err)
 		}
-		waitAcked(t, l, 20)
+		waitAcked(t, c, l, 20)
 	}
 	settle(t, c, stop, l)
 }
@@ -137,14 +139,14 @@ func TestPausedLeaderFenced(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	waitAcked(t, l, 30)
+	waitAcked(t, c, l, 30)
 	if err := old.Resume(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.WaitLeader(ctx, "default", 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitAcked(t, l, 30)
+	waitAcked(t, c, l, 30)
 	settle(t, c, stop, l)
 	if !strings.Contains(old.Log(), "lost the domain's lease") && !strings.Contains(old.Log(), "lease on domain") {
 		t.Logf("note: %s's log does not say it lost the lease", old.Name)
@@ -187,7 +189,7 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 			t.Fatalf("round %d: %v\n%s", round, err, c.Logs())
 		}
 		t.Logf("round %d: Redis restarted; %s leads", round, n.Name)
-		waitAcked(t, l, 30)
+		waitAcked(t, c, l, 30)
 	}
 	settle(t, c, stop, l)
 }
@@ -236,7 +238,7 @@ func TestStorageFailoverUnderLoad(t *testing.T) {
 		if _, err := c.WaitLeader(ctx, "default", 30*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		waitAcked(t, l, 30)
+		waitAcked(t, c, l, 30)
 	}
 	settle(t, c, stop, l)
 }
@@ -251,12 +253,12 @@ func TestKillNATSServerUnderLoad(t *testing.T) {
 	c, l, stop := start(t, faults.ClusterOptions{})
 	for round, s := range []*faults.NATSServer{c.NATS.Servers[0], c.NATS.Servers[2]} {
 		s.Kill()
-		waitAcked(t, l, 30)
+		waitAcked(t, c, l, 30)
 		if err := s.Start(60 * time.Second); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("round %d: killed and restarted NATS server %s", round, s.Name)
-		waitAcked(t, l, 30)
+		waitAcked(t, c, l, 30)
 	}
 	settle(t, c, stop, l)
 }
