@@ -485,7 +485,7 @@ func openDB(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*sop.DB, f
 		closeSnaps = func() error { return errors.Join(leases.Close(), closeStore()) }
 		log.Info("cluster mode: domain leaders by Redis lease", "redis", cfg.redis.Addr, "cluster", cfg.clusterName, "lease_ttl", cfg.leaseTTL)
 	}
-	db, err := sop.Open(ctx, opts)
+	db, err := openRetrying(ctx, opts, log)
 	if err != nil {
 		closeSnaps()
 		return nil, nil, fmt.Errorf("open the node in %s: %w", cfg.data, err)
@@ -494,6 +494,29 @@ func openDB(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*sop.DB, f
 	log.Info("snapshots", "store", cfg.snap.describe(cfg.data), "keep", cfg.snapshotKeep,
 		"every_entries", flag("snapshot-entries"), "every", flag("snapshot-interval"), "journal_retain", cfg.journalRetain)
 	return db, closeSnaps, nil
+}
+
+// openAttempts bounds how often serve tries to open the node while the
+// journal cannot be reached (a NATS cluster restarting or electing): about
+// a minute and a half in all.
+const openAttempts = 20
+
+// openRetrying opens the node, trying again with a growing pause (1s to
+// 5s) while the error is sop.ErrUnavailable; any other error, or ctx
+// ending, returns at once.
+func openRetrying(ctx context.Context, opts sop.Options, log *slog.Logger) (*sop.DB, error) {
+	for attempt := 1; ; attempt++ {
+		db, err := sop.Open(ctx, opts)
+		if err == nil || !errors.Is(err, sop.ErrUnavailable) || attempt == openAttempts {
+			return db, err
+		}
+		log.Warn("cannot reach the journal yet; opening the node again", "attempt", attempt, "of", openAttempts, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(min(time.Duration(attempt)*time.Second, 5*time.Second)):
+		}
+	}
 }
 
 // shutdown stops the HTTP server: it stops accepting, lets requests in
