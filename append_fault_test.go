@@ -218,12 +218,15 @@ func TestFencedLeaderStops(t *testing.T) {
 	}
 	fj.next("fenced")
 	// The write waits for a new leader (none comes: the other node is only
-	// a lease holder) until its context ends.
+	// a lease holder) until its context ends: ErrNotLeader, or, when the
+	// context ended while a forward to the commit subject was in flight,
+	// ErrUnavailable (outcome unknown to the caller); nothing is committed
+	// either way.
 	pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	_, err = db.Update(pctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte("k"), nil) })
-	if !errors.Is(err, ErrNotLeader) {
-		t.Fatalf("a fenced commit after another node took the lease = %v, want ErrNotLeader", err)
+	if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("a fenced commit after another node took the lease = %v, want ErrNotLeader (or ErrUnavailable)", err)
 	}
 	if applied, _ := db.Applied(DefaultDomain); applied != created+1 {
 		t.Fatalf("applied %d after the refused commit, want %d", applied, created+1)
@@ -394,7 +397,9 @@ func TestLeaderSeesAnotherLeader(t *testing.T) {
 	pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	_, err = db.Update(pctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte("mine"), nil) })
-	if !errors.Is(err, ErrNotLeader) {
+	// ErrNotLeader, or ErrUnavailable when the context ended during the
+	// forward that followed (the write looks for the new leader).
+	if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("a commit after another node's leader entry = %v, want ErrNotLeader", err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
