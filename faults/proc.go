@@ -221,6 +221,14 @@ func Binaries(t TB) (sopd, natsServer string) {
 	return filepath.Join(buildDir, "sopd"), filepath.Join(buildDir, "nats-server")
 }
 
+// RemoveBinaries deletes what Binaries built; call it once the process's
+// tests are done (TestMain).
+func RemoveBinaries() {
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+}
+
 // moduleRoot is the directory of the sop module (this one, or the one
 // a module that requires it, such as bench/, replaces it with).
 func moduleRoot() (string, error) {
