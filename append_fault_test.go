@@ -61,25 +61,43 @@ func (f *faultyJournal) next(mode string) {
 	f.mode = mode
 }
 
-// TestAmbiguousAppend: when an append's outcome is unknown the leader
-// reads the journal back: requests whose entries landed get their seqs,
-// the others ErrUnavailable, and the state is exactly the journal's.
-func TestAmbiguousAppend(t *testing.T) {
+// openFaulty opens a node on a fresh dir whose journal is a faultyJournal,
+// waits until it leads domain default, and creates store "s" there. The
+// node closes when t ends.
+func openFaulty(t *testing.T, opts Options) (*DB, *domain, *faultyJournal) {
+	t.Helper()
 	var fj *faultyJournal
 	wrapJournal = func(j journal.Journal) journal.Journal {
 		fj = &faultyJournal{Journal: j}
 		return fj
 	}
-	defer func() { wrapJournal = nil }()
+	t.Cleanup(func() { wrapJournal = nil })
 	ctx := context.Background()
-	db, err := Open(ctx, Options{Dir: t.TempDir()})
+	opts.Dir = t.TempDir()
+	db, err := Open(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	d, err := db.domain(DefaultDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := d.cur.Load(); l == nil || !l.leader; l = d.cur.Load() {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if _, err := db.CreateStore(ctx, DefaultDomain, "s", nil); err != nil {
 		t.Fatal(err)
 	}
+	return db, d, fj
+}
+
+// TestAmbiguousAppend: when an append's outcome is unknown the leader
+// reads the journal back: requests whose entries landed get their seqs,
+// the others ErrUnavailable, and the state is exactly the journal's.
+func TestAmbiguousAppend(t *testing.T) {
+	ctx := context.Background()
+	db, d, fj := openFaulty(t, Options{})
 	put := func(key string) (uint64, error) {
 		return db.Update(ctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte(key), []byte(key)) })
 	}
@@ -122,10 +140,6 @@ func TestAmbiguousAppend(t *testing.T) {
 	held := make(chan error, 1)
 	go func() { _, err := put("held"); held <- err }()
 	<-fj.entered
-	d, err := db.domain(DefaultDomain)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var wg sync.WaitGroup
 	results := make([]error, 8)
 	seqs := make([]uint64, 8)
@@ -177,28 +191,11 @@ func TestAmbiguousAppend(t *testing.T) {
 // once another node holds the lease the request fails with ErrNotLeader,
 // nothing is committed, and the node stops leading.
 func TestFencedLeaderStops(t *testing.T) {
-	var fj *faultyJournal
-	wrapJournal = func(j journal.Journal) journal.Journal {
-		fj = &faultyJournal{Journal: j}
-		return fj
-	}
-	defer func() { wrapJournal = nil }()
 	var skew atomic.Int64 // the lease store's clock runs ahead by this much
 	leases := lock.NewMemory(lock.MemoryOptions{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	ctx := context.Background()
 	// A long lease: no periodic renewal happens during the test.
-	db, err := Open(ctx, Options{Dir: t.TempDir(), Leases: leases, LeaseTTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	d, _ := db.domain(DefaultDomain)
-	for l := d.cur.Load(); l == nil || !l.leader; l = d.cur.Load() {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if _, err := db.CreateStore(ctx, DefaultDomain, "s", nil); err != nil {
-		t.Fatal(err)
-	}
+	db, d, fj := openFaulty(t, Options{Leases: leases, LeaseTTL: time.Hour})
 	created, _ := db.Applied(DefaultDomain)
 	if created != 2 {
 		t.Fatalf("the first commit of a new leader got seq %d; want 2, after its leader entry", created)
@@ -224,7 +221,7 @@ func TestFencedLeaderStops(t *testing.T) {
 	// either way.
 	pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	_, err = db.Update(pctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte("k"), nil) })
+	_, err := db.Update(pctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte("k"), nil) })
 	if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("a fenced commit after another node took the lease = %v, want ErrNotLeader (or ErrUnavailable)", err)
 	}
@@ -270,25 +267,8 @@ func TestWireErrors(t *testing.T) {
 // rest on a put that never happened: it is not given; the request fails
 // with ErrUnavailable (it wrote nothing) like the rest of the group.
 func TestStagedAnswersWaitForTheAppend(t *testing.T) {
-	var fj *faultyJournal
-	wrapJournal = func(j journal.Journal) journal.Journal {
-		fj = &faultyJournal{Journal: j}
-		return fj
-	}
-	defer func() { wrapJournal = nil }()
 	ctx := context.Background()
-	db, err := Open(ctx, Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.CreateStore(ctx, DefaultDomain, "s", nil); err != nil {
-		t.Fatal(err)
-	}
-	d, err := db.domain(DefaultDomain)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, d, fj := openFaulty(t, Options{})
 	put := func(key string) error {
 		_, err := db.Update(ctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte(key), []byte("v")) })
 		return err
@@ -335,7 +315,7 @@ func TestStagedAnswersWaitForTheAppend(t *testing.T) {
 	if !errors.Is(a.err, ErrUnavailable) {
 		t.Fatalf("the compare: %v, want ErrUnavailable", a.err)
 	}
-	err = db.View(ctx, DefaultDomain, func(tx *Tx) error {
+	err := db.View(ctx, DefaultDomain, func(tx *Tx) error {
 		if _, ok, err := tx.Get("s", []byte("k")); err != nil || ok {
 			return fmt.Errorf("k after the lost append: present %v, %v", ok, err)
 		}
@@ -352,25 +332,8 @@ func TestStagedAnswersWaitForTheAppend(t *testing.T) {
 // noticed yet) stops leading at once: the requests fail with ErrNotLeader
 // and nothing more of it lands, though its own lease looks valid.
 func TestLeaderSeesAnotherLeader(t *testing.T) {
-	var fj *faultyJournal
-	wrapJournal = func(j journal.Journal) journal.Journal {
-		fj = &faultyJournal{Journal: j}
-		return fj
-	}
-	defer func() { wrapJournal = nil }()
 	ctx := context.Background()
-	db, err := Open(ctx, Options{Dir: t.TempDir(), Leases: lock.NewMemory(lock.MemoryOptions{}), LeaseTTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	d, _ := db.domain(DefaultDomain)
-	for l := d.cur.Load(); l == nil || !l.leader; l = d.cur.Load() {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if _, err := db.CreateStore(ctx, DefaultDomain, "s", nil); err != nil {
-		t.Fatal(err)
-	}
+	db, d, fj := openFaulty(t, Options{Leases: lock.NewMemory(lock.MemoryOptions{}), LeaseTTL: time.Hour})
 	// Another node's leader entry and one commit of it land.
 	_, last, err := fj.Journal.Bounds(ctx)
 	if err != nil {

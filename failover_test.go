@@ -322,3 +322,50 @@ func TestStorageFailoverGivesUpLeases(t *testing.T) {
 		t.Fatalf("state hashes differ: A %d %x, B %d %x (%v)", sa, ha, sb, hb, err)
 	}
 }
+
+// TestStorageFailoverRetries: when the passive dir cannot be used yet (here
+// a file stands where it should be), the node logs the failed rebuild,
+// stays not ready, and tries again until it can; then it serves.
+func TestStorageFailoverRetries(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	passive := filepath.Join(t.TempDir(), "passive")
+	if err := os.WriteFile(passive, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fault := &volumeFault{dir: dir}
+	logs := &syncBuffer{}
+	db, err := sop.Open(ctx, sop.Options{Dir: dir, PassiveDir: passive, FS: vfs.WithInjector(vfs.Default, fault),
+		CheckpointInterval: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.CreateStore(ctx, sop.DefaultDomain, "s", nil); err != nil {
+		t.Fatal(err)
+	}
+	putN(t, db, "a", 5)
+	fault.set(syscall.EIO)
+	db.Update(ctx, sop.DefaultDomain, func(tx *sop.Tx) error { return tx.Put("s", []byte("b"), nil) }) // may meet the failover
+	waitFor(t, "a failed rebuild on the passive dir", func() bool {
+		return strings.Contains(logs.String(), "[Failover] rebuilding on the passive data dir failed; trying again")
+	})
+	if err := db.Ready(); !errors.Is(err, sop.ErrStorageFailed) || !strings.Contains(err.Error(), "failing over") {
+		t.Fatalf("Ready while the rebuild cannot proceed = %v", err)
+	}
+	if err := os.Remove(passive); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the node to serve from the passive dir", func() bool { return db.Ready() == nil })
+	if db.DataDir() != passive || db.Failovers() != 1 {
+		t.Fatalf("after the retried failover: dir %s, failovers %d", db.DataDir(), db.Failovers())
+	}
+	if err := db.View(ctx, sop.DefaultDomain, func(tx *sop.Tx) error {
+		if _, ok, err := tx.Get("s", []byte("a-0004")); err != nil || !ok {
+			return fmt.Errorf("a-0004 after the failover: %v %v", ok, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

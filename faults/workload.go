@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/sopd/sop/client"
-	"github.com/sopd/sop/journal"
 )
 
 // Ledger records the outcome of every write a workload sent: acknowledged
@@ -49,6 +48,7 @@ func Writers(ctx context.Context, nodes []*Node, n int, store, prefix string, l 
 			for i := 0; ctx.Err() == nil; i++ {
 				node := nodes[(w+i)%len(nodes)]
 				if !node.Running() {
+					time.Sleep(10 * time.Millisecond)
 					continue
 				}
 				key := fmt.Sprintf("%s-%d-%06d", prefix, w, i)
@@ -112,51 +112,4 @@ func (l *Ledger) Check(ctx context.Context, node *Node, store string) error {
 		return fmt.Errorf("%s lost %d of %d acknowledged writes: %s", node.Name, len(lost), len(acked), strings.Join(lost[:min(len(lost), 10)], ", "))
 	}
 	return nil
-}
-
-// CheckLeaderEntries reads domain's whole journal and checks the fence's
-// promise: every entry was appended by the node whose leader entry (tx
-// id lead/<node>/<token>) comes last before it, so no deposed leader's
-// append landed after another took over, and no two nodes ever led at
-// once in the journal. It returns how many leader entries there are.
-func CheckLeaderEntries(ctx context.Context, natsURL, domain string) (int, error) {
-	conn, err := journal.Dial(natsURL, journal.DialOptions{})
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	j, err := conn.Open(ctx, domain, journal.StreamOptions{})
-	if err != nil {
-		return 0, err
-	}
-	first, last, err := j.Bounds(ctx)
-	if err != nil {
-		return 0, err
-	}
-	leader, leaders := "", 0
-	var errs []error
-	for from := first; from <= last; {
-		recs, err := j.Read(ctx, from, 1000)
-		if err != nil {
-			return leaders, err
-		}
-		if len(recs) == 0 {
-			break
-		}
-		for _, r := range recs {
-			var e journal.Entry
-			if err := e.UnmarshalBinary(r.Data); err != nil {
-				return leaders, fmt.Errorf("seq %d: %w", r.Seq, err)
-			}
-			switch {
-			case strings.HasPrefix(e.TxID, "lead/"):
-				leader = e.Node
-				leaders++
-			case leader != "" && e.Node != leader && len(errs) < 10:
-				errs = append(errs, fmt.Errorf("seq %d (%s) was appended by %s after %s's leader entry", r.Seq, e.TxID, e.Node, leader))
-			}
-			from = r.Seq + 1
-		}
-	}
-	return leaders, errors.Join(errs...)
 }

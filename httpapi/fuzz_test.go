@@ -309,15 +309,13 @@ var bodyLimits = map[string]int64{
 // iteration without reaching new code.
 const maxFuzzDomains = 8
 
-// maxFuzzRebuilds bounds the rebuilds a fuzz process does, for two bugs
-// of package sop (not of this API). Each rebuild follows the journal with
-// a new ordered JetStream consumer, and the one it replaces stays on the
-// server for its 5-minute inactivity threshold: the 1001st rebuild within
-// minutes fails with "maximum consumers limit reached". And a failed
-// rebuild keeps its domain marked as rebuilding: every later rebuild
-// answers 503 "being rebuilt already" until the process ends, though the
-// error says to rebuild again. Past this bound the input is skipped, so
-// that these do not show as failures of unrelated inputs.
+// maxFuzzRebuilds bounds the rebuilds a fuzz process does. Each rebuild
+// follows the journal with a new ordered JetStream consumer, and the one
+// it replaces stays on the server until 10 s of inactivity pass
+// (journal.followInactive): a fuzzer rebuilding in a tight loop could
+// still reach the stream's consumer limit (1000) within that time, and the
+// input would fail for a reason that is not its own. Past this bound the
+// input is skipped.
 const maxFuzzRebuilds = 100
 
 // FuzzRequest sends any request (method, path, query, headers, body,
