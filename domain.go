@@ -77,6 +77,12 @@ type domain struct {
 	scratch []byte
 	events  []Event // the events of the group or records being applied
 	opening bool    // openDomain is replaying: nobody can watch yet
+	// pending is the batch the replay at open keeps across chunks until it
+	// is full (see applyRecords); pendingN its records, pendingCat the
+	// catalog before it.
+	pending    *btree.Batch
+	pendingN   int
+	pendingCat *projector.Catalog
 
 	cur        atomic.Pointer[loop]  // the leader or follower loop running now
 	leaseCheck chan chan bool        // asks the lease keeper to renew at once; it answers whether it did
@@ -221,6 +227,11 @@ func (d *domain) replay(ctx context.Context, onApplied func(journal.Record, *jou
 		d.log.Info("replaying the journal", "applied", p.Applied, "target", p.Target, "entries", p.Entries, "rate", int(p.Rate()), "lag", p.Lag(), "eta", p.ETA().Round(time.Second), "done", p.Done)
 	}})
 	d.db.replays.set(d.name, replay.Progress{Done: true})
+	if applyErr == nil && err == nil {
+		d.publishPending()
+	} else {
+		d.abortPending()
+	}
 	switch {
 	case applyErr != nil:
 		return applyErr
@@ -252,19 +263,32 @@ func (d *domain) decode(rec journal.Record) decoded {
 }
 
 // applyRecords applies journal records in one batch and publishes them;
-// onApplied, when set, sees each record's decoded entry.
+// onApplied, when set, sees each record's decoded entry. At open (nobody
+// reads yet) the batch stays open across calls until it is full
+// (btree.Batch.Full), so that a long replay copies and writes each page
+// once per full batch rather than once per chunk; replay publishes the
+// last one (publishPending).
 func (d *domain) applyRecords(recs []decoded, onApplied func(journal.Record, *journal.Entry)) error {
-	b, err := d.forest.Begin()
-	if err != nil {
-		return d.fail(err)
+	b, cat := d.pending, d.pendingCat
+	if b == nil {
+		var err error
+		if b, err = d.forest.Begin(); err != nil {
+			return d.fail(err)
+		}
+		cat = d.proj.Catalog()
 	}
-	cat := d.proj.Catalog()
+	d.pending = nil
+	abort := func() {
+		b.Abort()
+		d.dropEvents()
+		d.proj.Reset(cat)
+		d.last = d.view.seq // the records of the batch are not applied
+		d.pendingN = 0
+	}
 	for i := range recs {
 		rec, e, err := recs[i].rec, &recs[i].entry, recs[i].err
 		if uint64(rec.Seq) != d.last+1 {
-			b.Abort()
-			d.dropEvents()
-			d.proj.Reset(cat)
+			abort()
 			return fmt.Errorf("%w: journal returned seq %d after %d", ErrUnavailable, rec.Seq, d.last)
 		}
 		if err == nil {
@@ -284,14 +308,40 @@ func (d *domain) applyRecords(recs []decoded, onApplied func(journal.Record, *jo
 			d.log.Warn("journal entry skipped", "seq", rec.Seq, "id", rec.ID, "err", err)
 			d.skip(uint64(rec.Seq))
 		default:
-			b.Abort()
-			d.dropEvents()
+			abort()
 			return d.fail(err)
 		}
 		d.last = uint64(rec.Seq)
 	}
-	d.publish(b, len(recs))
+	n := d.pendingN + len(recs)
+	if d.opening && !b.Full() {
+		d.pending, d.pendingN, d.pendingCat = b, n, cat
+		return nil
+	}
+	d.pendingN = 0
+	d.publish(b, n)
 	return nil
+}
+
+// publishPending publishes the batch the replay at open kept open.
+func (d *domain) publishPending() {
+	if b := d.pending; b != nil {
+		n := d.pendingN
+		d.pending, d.pendingN = nil, 0
+		d.publish(b, n)
+	}
+}
+
+// abortPending drops the batch the replay at open kept open, and what it
+// applied.
+func (d *domain) abortPending() {
+	if b := d.pending; b != nil {
+		d.pending, d.pendingN = nil, 0
+		b.Abort()
+		d.dropEvents()
+		d.proj.Reset(d.pendingCat)
+		d.last = d.view.seq
+	}
 }
 
 // collect is the projector's emit: it keeps the event for the feed.

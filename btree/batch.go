@@ -46,6 +46,13 @@ func (f *Forest) Begin() (*Batch, error) {
 // Version is the version Commit will publish.
 func (b *Batch) Version() uint64 { return b.v }
 
+// Full reports whether the batch holds as many pages as the forest keeps
+// dirty before a commit spills them (Options.SpillSize). A caller applying
+// a long run of changes (a replay) may keep one batch open until it is
+// full: each page is then copied and written once per batch, not once per
+// smaller batch; and the batch never outgrows the cache.
+func (b *Batch) Full() bool { return len(b.owned) >= b.f.spill }
+
 // Trees lists the batch's trees sorted by id.
 func (b *Batch) Trees() []TreeRoot { return sortedTrees(b.trees) }
 

@@ -37,7 +37,9 @@ func (s *Stream) Follow(ctx context.Context, from Seq, fn func(Record) error) er
 	if err != nil {
 		return fmt.Errorf("journal follow from %d: %w", from, classify(err))
 	}
-	recs := make(chan Record)
+	// Buffered, so that the client's delivery goroutine and deliver's
+	// do not hand over one message at a time (a goroutine switch each).
+	recs := make(chan Record, followBuffer)
 	fatal := make(chan error, 1)
 	done := make(chan struct{})
 	cc, err := cons.Consume(func(m jetstream.Msg) {
@@ -64,6 +66,10 @@ func (s *Stream) Follow(ctx context.Context, from Seq, fn func(Record) error) er
 	defer close(done) // before Stop: unblocks a callback waiting on recs
 	return deliver(ctx, from, recs, fatal, fn)
 }
+
+// followBuffer is how many records Follow's consumer may hand over ahead
+// of fn: about one pull's worth (nats.go pulls 500 messages at a time).
+const followBuffer = 512
 
 func sendErr(c chan error, err error) {
 	select {
