@@ -130,11 +130,14 @@ func (d *domain) stopped() error {
 
 // run is the leader loop: it takes every queued request (up to MaxGroup),
 // commits them as one group, and repeats, until l stops. While a group is
-// appended the next one queues, so groups grow with load and no timer
-// waits for company.
+// appended the next one queues, so groups grow with load; a group smaller
+// than the last waits briefly for the rest (see gather).
 func (d *domain) run(l *loop) {
 	defer close(l.done)
 	group := make([]*commitReq, 0, d.db.opts.MaxGroup)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	prev := 0 // the size of the last group
 	for {
 		select {
 		case <-l.stop:
@@ -148,18 +151,61 @@ func (d *domain) run(l *loop) {
 		// instead of the queue splitting into two cohorts that alternate
 		// (each then half the size, at the same fixed cost per append).
 		runtime.Gosched()
-	fill:
-		for len(group) < cap(group) {
-			select {
-			case r := <-l.reqs:
-				group = append(group, r)
-			default:
-				break fill
-			}
-		}
+		group = fill(group, l.reqs)
+		// Those still busy get a little longer: a group no smaller than
+		// the last one, or a quarter of the last append's time, whichever
+		// comes first. An append's cost is mostly fixed, so the wait buys
+		// more commits per append than it costs; a single committer never
+		// waits (its group is as large as the last), and a load that
+		// shrinks stops waiting after one group.
+		group = gather(group, l.reqs, min(prev, cap(group)), min(d.lastAppend/lingerShare, maxLinger), linger, l.stop)
+		prev = len(group)
 		d.commitGroup(group, true)
 		clear(group)
 	}
+}
+
+// lingerShare and maxLinger bound how long the leader loop waits for a
+// group to fill: a share of the last append's time, and at most this.
+const (
+	lingerShare = 4
+	maxLinger   = 2 * time.Millisecond
+)
+
+// gather waits until group holds want requests, for at most wait (on
+// timer t, stopped), or until stop is closed; then it adds every request
+// queued, up to group's capacity.
+func gather(group []*commitReq, reqs <-chan *commitReq, want int, wait time.Duration, t *time.Timer, stop <-chan struct{}) []*commitReq {
+	if len(group) >= want || wait <= 0 {
+		return group
+	}
+	t.Reset(wait) // Go 1.23 timers: no stale tick survives Stop or Reset
+	defer t.Stop()
+	for len(group) < want {
+		select {
+		case r := <-reqs:
+			group = append(group, r)
+		case <-t.C:
+			return fill(group, reqs)
+		case <-stop:
+			return group
+		}
+	}
+	return fill(group, reqs)
+}
+
+// fill appends to s what c holds now, up to s's capacity, without
+// waiting.
+func fill[T any](s []T, c <-chan T) []T {
+	for len(s) < cap(s) {
+		select {
+		case v := <-c:
+			s = append(s, v)
+		default:
+			return s
+		}
+	}
+	return s
 }
 
 // drain fails every request queued for l.
@@ -230,7 +276,9 @@ func (d *domain) commitGroup(group []*commitReq, retry bool) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	began := time.Now()
 	first, err := d.journal.Append(ctx, journal.Seq(d.last), msgs)
+	d.lastAppend = time.Since(began)
 	cancel()
 	if err != nil {
 		b.Abort()
@@ -242,6 +290,7 @@ func (d *domain) commitGroup(group []*commitReq, retry bool) {
 	}
 	d.last += uint64(len(accepted))
 	d.commits.Add(uint64(len(accepted)))
+	d.groups.Add(1)
 	d.publish(b, len(accepted))
 	for i, r := range accepted {
 		d.ids.add(r.txID, uint64(first)+uint64(i))

@@ -50,6 +50,7 @@ type domain struct {
 
 	feed    *feed         // the newest change events, for watchers
 	commits atomic.Uint64 // entries this node appended
+	groups  atomic.Uint64 // group appends this node made (commits/groups: the mean group size)
 
 	rebuilding atomic.Bool // Rebuild closed this domain to replace it
 	// streamIncarnation identifies the journal stream's incarnation, the
@@ -75,8 +76,10 @@ type domain struct {
 	resync  bool       // an append failed: catch up from the journal before the next group
 	deposed bool       // cluster mode: catching up found another node's entry after this leader's own leader entry
 	scratch []byte
-	events  []Event // the events of the group or records being applied
-	opening bool    // openDomain is replaying: nobody can watch yet
+	// lastAppend is how long the last group's append took (see run).
+	lastAppend time.Duration
+	events     []Event // the events of the group or records being applied
+	opening    bool    // openDomain is replaying: nobody can watch yet
 	// pending is the batch the replay at open keeps across chunks until it
 	// is full (see applyRecords); pendingN its records, pendingCat the
 	// catalog before it.

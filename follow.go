@@ -111,16 +111,7 @@ func (d *domain) applyFollowed(l *loop, recs <-chan decoded, errc <-chan error, 
 			}
 			return err
 		case r := <-recs:
-			batch = append(batch[:0], r)
-		fill:
-			for len(batch) < cap(batch) {
-				select {
-				case r := <-recs:
-					batch = append(batch, r)
-				default:
-					break fill
-				}
-			}
+			batch = fill(append(batch[:0], r), recs)
 			start := 0
 			for start < len(batch) && uint64(batch[start].rec.Seq) <= d.last {
 				start++ // already applied (a resubscription's overlap)

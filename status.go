@@ -25,6 +25,7 @@ type DomainStatus struct {
 	JournalFirst uint64 // the journal's first seq (0 when empty)
 	JournalLast  uint64 // the journal's last seq
 	Commits      uint64 // transactions this node committed to it since it opened
+	Groups       uint64 // the group appends that committed them (Commits/Groups: the mean group size)
 	SnapshotSeq  uint64 // seq of the newest snapshot this node knows of (0: none)
 	Err          error  // why the domain failed (ErrDomainFailed); nil when healthy
 	// Replay is the progress of a journal replay running now (a rebuild's);
@@ -54,7 +55,7 @@ func (db *DB) Status(ctx context.Context) ([]DomainStatus, error) {
 		st := DomainStatus{
 			Name: name, Role: role, Applied: d.applied(),
 			JournalFirst: uint64(first), JournalLast: uint64(last),
-			Commits: d.commits.Load(), SnapshotSeq: d.snapSeq.Load(), Err: d.failure(),
+			Commits: d.commits.Load(), Groups: d.groups.Load(), SnapshotSeq: d.snapSeq.Load(), Err: d.failure(),
 		}
 		if p, ok := db.replays.get(name); ok {
 			st.Replay = &p

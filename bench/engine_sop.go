@@ -85,9 +85,26 @@ func withSop(e *env, name string, fn func(s *sopEngine) error) (err error) {
 func sopThroughput(e *env, name string) (rate float64, err error) {
 	err = withSop(e, name, func(s *sopEngine) error {
 		rate, err = throughput(e, "sop", name, e.cfg.clients, 1, s.put)
+		if err == nil {
+			s.logGroups(e, name)
+		}
 		return err
 	})
 	return rate, err
+}
+
+// logGroups logs the mean group size of the node's commits (warm-up
+// included).
+func (s *sopEngine) logGroups(e *env, name string) {
+	st, err := s.db.Status(context.Background())
+	if err != nil {
+		return
+	}
+	for _, d := range st {
+		if d.Name == engineDomain && d.Groups > 0 {
+			e.logf("%s %s sop: %d commits in %d group appends, %.1f per group", e.suite.name, name, d.Commits, d.Groups, float64(d.Commits)/float64(d.Groups))
+		}
+	}
 }
 
 // sopLatency measures the latency of one committer's sequential commits.

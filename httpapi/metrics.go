@@ -84,9 +84,9 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 
 // dbCollector reads the DB's status at each scrape.
 type dbCollector struct {
-	db                                       *sop.DB
-	commits, applied, last, lag, snapshotSeq *prometheus.Desc
-	failovers                                *prometheus.Desc
+	db                                  *sop.DB
+	commits, groups, applied, last, lag *prometheus.Desc
+	snapshotSeq, failovers              *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*dbCollector)(nil)
@@ -96,6 +96,7 @@ func newDBCollector(db *sop.DB) *dbCollector {
 	return &dbCollector{
 		db:          db,
 		commits:     prometheus.NewDesc("sop_commits_total", "Transactions this node committed to the domain since it opened.", domain, nil),
+		groups:      prometheus.NewDesc("sop_commit_groups_total", "Group appends that committed this node's transactions to the domain (sop_commits_total / this: the mean group size).", domain, nil),
 		applied:     prometheus.NewDesc("sop_applied_seq", "The last journal seq this node applied to the domain.", domain, nil),
 		last:        prometheus.NewDesc("sop_journal_last_seq", "The domain journal's last seq.", domain, nil),
 		lag:         prometheus.NewDesc("sop_replay_lag_entries", "Journal entries this node has not applied yet (journal last - applied).", domain, nil),
@@ -106,7 +107,7 @@ func newDBCollector(db *sop.DB) *dbCollector {
 
 // Describe sends every metric's description.
 func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.commits, c.applied, c.last, c.lag, c.snapshotSeq, c.failovers} {
+	for _, d := range []*prometheus.Desc{c.commits, c.groups, c.applied, c.last, c.lag, c.snapshotSeq, c.failovers} {
 		ch <- d
 	}
 }
@@ -128,6 +129,7 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 			lag = float64(d.JournalLast - d.Applied)
 		}
 		ch <- prometheus.MustNewConstMetric(c.commits, prometheus.CounterValue, float64(d.Commits), d.Name)
+		ch <- prometheus.MustNewConstMetric(c.groups, prometheus.CounterValue, float64(d.Groups), d.Name)
 		ch <- prometheus.MustNewConstMetric(c.applied, prometheus.GaugeValue, float64(d.Applied), d.Name)
 		ch <- prometheus.MustNewConstMetric(c.last, prometheus.GaugeValue, float64(d.JournalLast), d.Name)
 		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, lag, d.Name)

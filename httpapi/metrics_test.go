@@ -21,6 +21,7 @@ func TestMetrics(t *testing.T) {
 	text := string(r.body)
 	for _, want := range []string{
 		`sop_commits_total{domain="default"} 2`,
+		`sop_commit_groups_total{domain="default"} 2`, // one at a time: two groups
 		`sop_applied_seq{domain="default"} ` + strconv.FormatUint(seq, 10),
 		`sop_journal_last_seq{domain="default"} ` + strconv.FormatUint(seq, 10),
 		`sop_replay_lag_entries{domain="default"} 0`,
