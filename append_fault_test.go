@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -55,21 +56,66 @@ func (f *faultyJournal) Append(ctx context.Context, expectLast journal.Seq, msgs
 	return f.Journal.Append(ctx, expectLast, msgs)
 }
 
+// faultyStager is a faultyJournal that stages groups: Commit appends what
+// was added through the faultyJournal's Append, with its faults.
+type faultyStager struct{ *faultyJournal }
+
+func (f faultyStager) Stage(expectLast journal.Seq) journal.Staged {
+	return &faultyStaged{f: f.faultyJournal, expect: expectLast}
+}
+
+func (f faultyStager) StageLimit() int { return journal.MaxBatch }
+
+type faultyStaged struct {
+	f      *faultyJournal
+	expect journal.Seq
+	msgs   []journal.Msg
+}
+
+func (g *faultyStaged) Add(msgs ...journal.Msg) error {
+	for _, m := range msgs {
+		g.msgs = append(g.msgs, journal.Msg{ID: m.ID, Data: slices.Clone(m.Data)})
+	}
+	return nil
+}
+
+func (g *faultyStaged) Commit(ctx context.Context) (journal.Seq, error) {
+	return g.f.Append(ctx, g.expect, g.msgs)
+}
+
+func (g *faultyStaged) Abandon() { g.msgs = nil }
+
+// bothPaths runs a fault test with groups appended whole (Append) and with
+// every group streamed as it forms (journal.Stager, commitStreamed).
+func bothPaths(t *testing.T, test func(t *testing.T, streamed bool)) {
+	t.Run("append", func(t *testing.T) { test(t, false) })
+	t.Run("streamed", func(t *testing.T) { test(t, true) })
+}
+
 func (f *faultyJournal) next(mode string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.mode = mode
 }
 
-// openFaulty opens a node on a fresh dir whose journal is a faultyJournal,
+// openFaulty opens a node on a fresh dir whose journal is a faultyJournal
+// (streamed: a faultyStager, and every group is streamed),
 // waits until it leads domain default, and creates store "s" there. The
 // node closes when t ends.
-func openFaulty(t *testing.T, opts Options) (*DB, *domain, *faultyJournal) {
+func openFaulty(t *testing.T, opts Options, streamed bool) (*DB, *domain, *faultyJournal) {
 	t.Helper()
 	var fj *faultyJournal
 	wrapJournal = func(j journal.Journal) journal.Journal {
 		fj = &faultyJournal{Journal: j}
+		if streamed {
+			return faultyStager{fj}
+		}
 		return fj
+	}
+	if streamed {
+		plain := streams
+		streams = func(int) bool { return true }
+		t.Cleanup(func() { streams = plain })
 	}
 	t.Cleanup(func() { wrapJournal = nil })
 	ctx := context.Background()
@@ -95,9 +141,11 @@ func openFaulty(t *testing.T, opts Options) (*DB, *domain, *faultyJournal) {
 // TestAmbiguousAppend: when an append's outcome is unknown the leader
 // reads the journal back: requests whose entries landed get their seqs,
 // the others ErrUnavailable, and the state is exactly the journal's.
-func TestAmbiguousAppend(t *testing.T) {
+func TestAmbiguousAppend(t *testing.T) { bothPaths(t, testAmbiguousAppend) }
+
+func testAmbiguousAppend(t *testing.T, streamed bool) {
 	ctx := context.Background()
-	db, d, fj := openFaulty(t, Options{})
+	db, d, fj := openFaulty(t, Options{}, streamed)
 	put := func(key string) (uint64, error) {
 		return db.Update(ctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte(key), []byte(key)) })
 	}
@@ -190,12 +238,14 @@ func TestAmbiguousAppend(t *testing.T) {
 // (the fence came from something else) the group runs again and commits;
 // once another node holds the lease the request fails with ErrNotLeader,
 // nothing is committed, and the node stops leading.
-func TestFencedLeaderStops(t *testing.T) {
+func TestFencedLeaderStops(t *testing.T) { bothPaths(t, testFencedLeaderStops) }
+
+func testFencedLeaderStops(t *testing.T, streamed bool) {
 	var skew atomic.Int64 // the lease store's clock runs ahead by this much
 	leases := lock.NewMemory(lock.MemoryOptions{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	ctx := context.Background()
 	// A long lease: no periodic renewal happens during the test.
-	db, d, fj := openFaulty(t, Options{Leases: leases, LeaseTTL: time.Hour})
+	db, d, fj := openFaulty(t, Options{Leases: leases, LeaseTTL: time.Hour}, streamed)
 	created, _ := db.Applied(DefaultDomain)
 	if created != 2 {
 		t.Fatalf("the first commit of a new leader got seq %d; want 2, after its leader entry", created)
@@ -266,9 +316,11 @@ func TestWireErrors(t *testing.T) {
 // journal. When the group's append is lost, the compare's "failed" would
 // rest on a put that never happened: it is not given; the request fails
 // with ErrUnavailable (it wrote nothing) like the rest of the group.
-func TestStagedAnswersWaitForTheAppend(t *testing.T) {
+func TestStagedAnswersWaitForTheAppend(t *testing.T) { bothPaths(t, testStagedAnswersWaitForTheAppend) }
+
+func testStagedAnswersWaitForTheAppend(t *testing.T, streamed bool) {
 	ctx := context.Background()
-	db, d, fj := openFaulty(t, Options{})
+	db, d, fj := openFaulty(t, Options{}, streamed)
 	put := func(key string) error {
 		_, err := db.Update(ctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte(key), []byte("v")) })
 		return err
@@ -331,9 +383,11 @@ func TestStagedAnswersWaitForTheAppend(t *testing.T) {
 // node took the lease, say after a Redis restart the leader has not
 // noticed yet) stops leading at once: the requests fail with ErrNotLeader
 // and nothing more of it lands, though its own lease looks valid.
-func TestLeaderSeesAnotherLeader(t *testing.T) {
+func TestLeaderSeesAnotherLeader(t *testing.T) { bothPaths(t, testLeaderSeesAnotherLeader) }
+
+func testLeaderSeesAnotherLeader(t *testing.T, streamed bool) {
 	ctx := context.Background()
-	db, d, fj := openFaulty(t, Options{Leases: lock.NewMemory(lock.MemoryOptions{}), LeaseTTL: time.Hour})
+	db, d, fj := openFaulty(t, Options{Leases: lock.NewMemory(lock.MemoryOptions{}), LeaseTTL: time.Hour}, streamed)
 	// Another node's leader entry and one commit of it land.
 	_, last, err := fj.Journal.Bounds(ctx)
 	if err != nil {

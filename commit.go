@@ -158,12 +158,23 @@ func (d *domain) run(l *loop) {
 		// more commits per append than it costs; a single committer never
 		// waits (its group is as large as the last), and a load that
 		// shrinks stops waiting after one group.
-		group = gather(group, l.reqs, min(prev, cap(group)), min(d.lastAppend/lingerShare, maxLinger), linger, l.stop)
-		prev = len(group)
-		d.commitGroup(group, true)
+		want, wait := min(prev, cap(group)), min(d.lastAppend/lingerShare, maxLinger)
+		if st, ok := d.journal.(journal.Stager); ok && streams(prev) {
+			prev = d.commitStreamed(st, l, group, want, wait, linger)
+		} else {
+			group = gather(group, l.reqs, want, wait, linger, l.stop)
+			prev = len(group)
+			d.commitGroup(group, true)
+		}
 		clear(group)
 	}
 }
+
+// streams reports whether the leader streams the next group to a staging
+// journal (commitStreamed), given the last group's size: when a group is
+// expected. A lone committer's group goes the plain way, which appends one
+// entry without a batch's fixed cost. Tests replace it.
+var streams = func(prev int) bool { return prev > 1 }
 
 // lingerShare and maxLinger bound how long the leader loop waits for a
 // group to fill: a share of the last append's time, and at most this.
@@ -233,72 +244,169 @@ func failAll(reqs []*commitReq, err error) {
 // the append fails the batch is dropped, the domain catches up from the
 // journal, and (once, if retry) requests the journal was fenced on run
 // again.
-func (d *domain) commitGroup(group []*commitReq, retry bool) {
-	if err := d.failure(); err != nil {
-		failAll(group, err)
+func (d *domain) commitGroup(reqs []*commitReq, retry bool) {
+	g, ok := d.beginGroup(reqs)
+	if !ok {
 		return
 	}
-	if !d.mayAppend() {
-		failAll(group, fmt.Errorf("%w: this node's lease on domain %s ran out before it could renew it; write through the new leader", ErrNotLeader, d.name))
+	if err := d.stage(g, reqs); err != nil {
+		d.abortGroup(g, err)
 		return
+	}
+	d.appendGroup(g, retry, func(ctx context.Context) (journal.Seq, error) {
+		return d.journal.Append(ctx, journal.Seq(d.last), g.msgs)
+	})
+}
+
+// commitStreamed is commitGroup for a journal that stages groups (see
+// journal.Stager), with gather's wait: it stages reqs and sends their
+// entries at once, then takes the requests that arrive until the group
+// holds want or wait is over (on timer t), staging and sending each as it
+// comes, and commits the group. The server so stages the group while it
+// forms, and the append left once it is complete is shorter. It returns
+// how many requests the group took.
+func (d *domain) commitStreamed(st journal.Stager, l *loop, reqs []*commitReq, want int, wait time.Duration, t *time.Timer) int {
+	g, ok := d.beginGroup(reqs)
+	if !ok {
+		return len(reqs)
+	}
+	sg := st.Stage(journal.Seq(d.last))
+	sent := 0
+	push := func(rs []*commitReq) error {
+		if err := d.stage(g, rs); err != nil {
+			return err
+		}
+		// A failed Add ends the group: its Commit reports the error, and
+		// appendGroup handles it as a failed append.
+		_ = sg.Add(g.msgs[sent:]...)
+		sent = len(g.msgs)
+		return nil
+	}
+	limit := min(cap(reqs), st.StageLimit())
+	if cap(d.more) < limit {
+		d.more = make([]*commitReq, 0, limit)
+	}
+	more := d.more[:limit]
+	err := push(reqs)
+	if err == nil && len(g.reqs) < want && wait > 0 {
+		t.Reset(wait)
+	wait:
+		for err == nil && len(g.reqs) < want {
+			select {
+			case r := <-l.reqs:
+				err = push(fill(append(more[:0:limit-len(g.reqs)], r), l.reqs))
+			case <-t.C:
+				break wait
+			case <-l.stop:
+				break wait
+			}
+		}
+		t.Stop()
+	}
+	if err == nil && len(g.reqs) < limit {
+		err = push(fill(more[:0:limit-len(g.reqs)], l.reqs))
+	}
+	clear(more)
+	if err != nil {
+		sg.Abandon()
+		d.abortGroup(g, err)
+		return len(g.reqs)
+	}
+	if len(g.accepted) == 0 {
+		sg.Abandon() // nothing was sent
+	}
+	d.appendGroup(g, true, sg.Commit)
+	return len(g.reqs)
+}
+
+// staging is a group being staged: the batch its entries are applied to
+// speculatively, the catalog before them, and each request's place.
+type staging struct {
+	b        *btree.Batch
+	cat      *projector.Catalog
+	reqs     []*commitReq  // every request of the group, in order
+	accepted []*commitReq  // with an entry, in seq order, each with its staged result
+	msgs     []journal.Msg // the accepted requests' entries
+	deferred []*commitReq  // answered after the append (see stage)
+	buf      []byte        // the entries' bytes
+	next     uint64        // the seq of the next accepted entry
+}
+
+// beginGroup checks that the loop may append and opens the group's batch;
+// when it may not, it fails reqs and returns false.
+func (d *domain) beginGroup(reqs []*commitReq) (*staging, bool) {
+	if err := d.failure(); err != nil {
+		failAll(reqs, err)
+		return nil, false
+	}
+	if !d.mayAppend() {
+		failAll(reqs, fmt.Errorf("%w: this node's lease on domain %s ran out before it could renew it; write through the new leader", ErrNotLeader, d.name))
+		return nil, false
 	}
 	if d.resync {
 		if err := d.catchUp(nil); err != nil {
-			failAll(group, err)
-			return
+			failAll(reqs, err)
+			return nil, false
 		}
 	}
 	if d.deposed {
 		d.stepDown()
-		failAll(group, d.deposedErr())
-		return
+		failAll(reqs, d.deposedErr())
+		return nil, false
 	}
 	b, err := d.forest.Begin()
 	if err != nil {
-		failAll(group, d.fail(err))
-		return
+		failAll(reqs, d.fail(err))
+		return nil, false
 	}
-	cat := d.proj.Catalog()
-	accepted, msgs, deferred, err := d.stage(b, group)
-	if err != nil || len(accepted) == 0 {
+	return &staging{b: b, cat: d.proj.Catalog(), buf: d.scratch[:0], next: d.last + 1}, true
+}
+
+// abortGroup drops a group that cannot go on (err: one the domain cannot
+// go on from) and fails its requests.
+func (d *domain) abortGroup(g *staging, err error) {
+	g.b.Abort()
+	d.dropEvents()
+	d.proj.Reset(g.cat)
+	d.hist.truncate(d.last)
+	failAll(g.reqs, err)
+}
+
+// appendGroup appends a staged group with appendFn and, when it lands,
+// publishes its batch and answers its requests; when it fails, it drops
+// the batch and recovers (see recover).
+func (d *domain) appendGroup(g *staging, retry bool, appendFn func(context.Context) (journal.Seq, error)) {
+	defer func() { d.scratch = g.buf[:0] }()
+	if len(g.accepted) == 0 {
+		g.b.Abort()
 		d.dropEvents()
-	}
-	if err != nil {
-		b.Abort()
-		d.proj.Reset(cat)
-		d.hist.truncate(d.last)
-		failAll(group, err)
-		return
-	}
-	if len(accepted) == 0 {
-		b.Abort()
-		finishStaged(deferred) // read the committed state only
+		finishStaged(g.deferred) // read the committed state only
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
 	began := time.Now()
-	first, err := d.journal.Append(ctx, journal.Seq(d.last), msgs)
+	first, err := appendFn(ctx)
 	d.lastAppend = time.Since(began)
 	cancel()
 	if err != nil {
-		b.Abort()
+		g.b.Abort()
 		d.dropEvents()
-		d.proj.Reset(cat)
+		d.proj.Reset(g.cat)
 		d.hist.truncate(d.last)
-		d.recover(err, accepted, deferred, retry)
+		d.recover(err, g.accepted, g.deferred, retry)
 		return
 	}
-	d.last += uint64(len(accepted))
-	d.commits.Add(uint64(len(accepted)))
+	d.last += uint64(len(g.accepted))
+	d.commits.Add(uint64(len(g.accepted)))
 	d.groups.Add(1)
-	d.publish(b, len(accepted))
-	for i, r := range accepted {
+	d.publish(g.b, len(g.accepted))
+	for i, r := range g.accepted {
 		d.ids.add(r.txID, uint64(first)+uint64(i))
 		res := r.staged
 		res.seq = uint64(first) + uint64(i)
 		r.finish(res)
 	}
-	finishStaged(deferred)
+	finishStaged(g.deferred)
 }
 
 // finishStaged answers requests with the results staging gave them.
@@ -308,66 +416,66 @@ func finishStaged(reqs []*commitReq) {
 	}
 }
 
-// stage prepares and speculatively applies each request of group to b. It
-// returns the accepted requests (each with its staged result) and their
-// messages, and the deferred ones: requests that need no entry or are
-// rejected, with their results in staged. Those results were read from
-// the state the group's earlier entries staged (a failed condition, a
-// store already there, a store a staged drop removed), so they hold only
-// once the group is in the journal: they are answered after the append,
-// and run again with the rest if it fails. Requests that are invalid
-// whatever the state are answered at once. An error is one the domain
-// cannot go on from: every request fails with it.
-func (d *domain) stage(b *btree.Batch, group []*commitReq) (accepted []*commitReq, msgs []journal.Msg, deferred []*commitReq, err error) {
-	next := d.last + 1
-	buf := d.scratch[:0]
-	for _, r := range group {
+// stage prepares and speculatively applies each of reqs to the group's
+// batch, after what it staged before. It adds the accepted requests (each
+// with its staged result) and their messages, and the deferred ones:
+// requests that need no entry or are rejected, with their results in
+// staged. Those results were read from the state the group's earlier
+// entries staged (a failed condition, a store already there, a store a
+// staged drop removed), so they hold only once the group is in the
+// journal: they are answered after the append, and run again with the
+// rest if it fails. Requests that are invalid whatever the state are
+// answered at once. An error is one the domain cannot go on from: every
+// request fails with it.
+func (d *domain) stage(g *staging, reqs []*commitReq) error {
+	g.reqs = append(g.reqs, reqs...)
+	b := g.b
+	for _, r := range reqs {
 		e, res, ok, err := d.prepare(b, r)
 		if err != nil {
-			return nil, nil, nil, err
+			return err
 		}
 		if !ok {
 			r.staged = res
-			deferred = append(deferred, r)
+			g.deferred = append(g.deferred, r)
 			continue
 		}
-		start := len(buf)
-		if buf, err = e.AppendBinary(buf); err != nil {
+		start := len(g.buf)
+		if g.buf, err = e.AppendBinary(g.buf); err != nil {
 			r.finish(commitResult{err: fmt.Errorf("sop: invalid transaction: %w", err)})
 			continue
 		}
-		if n := len(buf) - start; n > d.db.maxMsg {
-			buf = buf[:start]
+		if n := len(g.buf) - start; n > d.db.maxMsg {
+			g.buf = g.buf[:start]
 			r.finish(commitResult{err: fmt.Errorf("%w: the transaction's journal entry is %d bytes, the journal takes at most %d (NATS max_payload): split it", ErrTooLarge, n, d.db.maxMsg)})
 			continue
 		}
 		evs := len(d.events)
-		if err := d.proj.Apply(b, next, &e, d.collect); err != nil {
+		if err := d.proj.Apply(b, g.next, &e, d.collect); err != nil {
 			if !errors.Is(err, projector.ErrRejected) {
-				return nil, nil, nil, d.fail(err)
+				return d.fail(err)
 			}
 			d.events = d.events[:evs]
-			buf = buf[:start]
+			g.buf = g.buf[:start]
 			r.staged = commitResult{err: rejection(err)}
-			deferred = append(deferred, r)
+			g.deferred = append(g.deferred, r)
 			continue
 		}
 		if ops, pruned := effective(e.Ops, d.events[evs:]); pruned {
 			// The journal holds only changes, so that a watcher reading it
 			// sees the events the projector gave.
 			e.Ops = ops
-			if buf, err = e.AppendBinary(buf[:start]); err != nil {
-				return nil, nil, nil, d.fail(err)
+			if g.buf, err = e.AppendBinary(g.buf[:start]); err != nil {
+				return d.fail(err)
 			}
 		}
-		d.hist.add(next, &e)
-		accepted = append(accepted, r)
-		msgs = append(msgs, journal.Msg{ID: e.TxID, Data: buf[start:len(buf):len(buf)]})
+		d.hist.add(g.next, &e)
+		g.accepted = append(g.accepted, r)
+		g.msgs = append(g.msgs, journal.Msg{ID: e.TxID, Data: g.buf[start:len(g.buf):len(g.buf)]})
 		r.staged = res
-		next++
+		g.next++
 	}
-	d.scratch = buf
-	return accepted, msgs, deferred, nil
+	return nil
 }
 
 // prepare turns a request into the entry to append, on the state b holds.

@@ -76,6 +76,7 @@ type domain struct {
 	resync  bool       // an append failed: catch up from the journal before the next group
 	deposed bool       // cluster mode: catching up found another node's entry after this leader's own leader entry
 	scratch []byte
+	more    []*commitReq // the requests commitStreamed takes at a time
 	// lastAppend is how long the last group's append took (see run).
 	lastAppend time.Duration
 	events     []Event // the events of the group or records being applied

@@ -73,21 +73,28 @@ func (s *Stream) Append(ctx context.Context, expectLast Seq, msgs []Msg) (Seq, e
 // reject in part: a message over the connection's max payload, or an id
 // twice.
 func (s *Stream) checkGroup(msgs []Msg) error {
-	limit := s.nc.MaxPayload()
 	seen := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
-		size := int64(len(m.Data) + len(m.ID) + len(hdrMsgID) + headerReserve)
-		if size > limit {
-			return fmt.Errorf("%w: %d bytes and headers, the server's max payload is %d", ErrTooLarge, len(m.Data), limit)
+		if err := s.checkMsg(m, seen); err != nil {
+			return err
 		}
-		if m.ID == "" {
-			continue
-		}
-		if seen[m.ID] {
-			return &DuplicateError{ID: m.ID}
-		}
-		seen[m.ID] = true
 	}
+	return nil
+}
+
+// checkMsg rejects a message over the connection's max payload, or with
+// an id seen holds (and adds it to seen).
+func (s *Stream) checkMsg(m Msg, seen map[string]bool) error {
+	if size, limit := int64(len(m.Data)+len(m.ID)+len(hdrMsgID)+headerReserve), s.nc.MaxPayload(); size > limit {
+		return fmt.Errorf("%w: %d bytes and headers, the server's max payload is %d", ErrTooLarge, len(m.Data), limit)
+	}
+	if m.ID == "" {
+		return nil
+	}
+	if seen[m.ID] {
+		return &DuplicateError{ID: m.ID}
+	}
+	seen[m.ID] = true
 	return nil
 }
 
@@ -152,16 +159,7 @@ type pubAck struct {
 func (s *Stream) appendBatch(ctx context.Context, expect Seq, part []Msg) error {
 	id := nuid.Next()
 	for i, msg := range part {
-		m := nats.NewMsg(s.subject)
-		m.Data = msg.Data
-		m.Header.Set(hdrBatchID, id)
-		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
-		if msg.ID != "" {
-			m.Header.Set(hdrMsgID, msg.ID)
-		}
-		if i == 0 {
-			m.Header.Set(hdrExpectedLast, strconv.FormatUint(uint64(expect), 10))
-		}
+		m := s.batchMsg(id, i+1, expect, msg)
 		if i < len(part)-1 {
 			if err := s.nc.PublishMsg(m); err != nil {
 				return publishError(err)
@@ -169,15 +167,113 @@ func (s *Stream) appendBatch(ctx context.Context, expect Seq, part []Msg) error 
 			continue
 		}
 		m.Header.Set(hdrBatchCommit, "1")
-		rctx, cancel := s.timeout(ctx)
-		reply, err := s.nc.RequestMsgWithContext(rctx, m)
-		cancel()
-		if err != nil {
-			return publishError(err)
-		}
-		return s.checkAck(ctx, expect, part, id, reply.Data)
+		return s.commitBatch(ctx, expect, part, id, m)
 	}
 	return nil
+}
+
+// batchMsg is message n (from 1) of atomic batch id, fenced on expect.
+func (s *Stream) batchMsg(id string, n int, expect Seq, msg Msg) *nats.Msg {
+	m := nats.NewMsg(s.subject)
+	m.Data = msg.Data
+	m.Header.Set(hdrBatchID, id)
+	m.Header.Set(hdrBatchSeq, strconv.Itoa(n))
+	if msg.ID != "" {
+		m.Header.Set(hdrMsgID, msg.ID)
+	}
+	if n == 1 {
+		m.Header.Set(hdrExpectedLast, strconv.FormatUint(uint64(expect), 10))
+	}
+	return m
+}
+
+// commitBatch sends m, the message that commits batch id (of part, at
+// expect+1...), and checks the server's answer.
+func (s *Stream) commitBatch(ctx context.Context, expect Seq, part []Msg, id string, m *nats.Msg) error {
+	rctx, cancel := s.timeout(ctx)
+	reply, err := s.nc.RequestMsgWithContext(rctx, m)
+	cancel()
+	if err != nil {
+		return publishError(err)
+	}
+	return s.checkAck(ctx, expect, part, id, reply.Data)
+}
+
+var _ Stager = (*Stream)(nil)
+
+// Stage begins a staged group: each message Add sends is message n of one
+// atomic batch (the first fenced on expectLast), which the server keeps in
+// a batch store of its own; Commit sends an end-of-batch marker
+// (Nats-Batch-Commit: eob, a message the server does not store) and
+// waits for the commit's ack. The server's fixed cost per batch (for a
+// file-storage R1 stream it creates and syncs a batch store) is paid
+// when the first message arrives, while the group still forms.
+func (s *Stream) Stage(expectLast Seq) Staged {
+	return &staged{s: s, expect: expectLast, seen: map[string]bool{}}
+}
+
+// StageLimit is the stream's atomic batch size (StreamOptions.BatchSize).
+func (s *Stream) StageLimit() int { return s.opts.BatchSize }
+
+type staged struct {
+	s      *Stream
+	expect Seq
+	id     string // the batch id, set by the first Add
+	msgs   []Msg  // what was sent (ids only: Data is not kept)
+	seen   map[string]bool
+	err    error
+}
+
+func (g *staged) Add(msgs ...Msg) error {
+	if g.err != nil {
+		return g.err
+	}
+	if g.id == "" {
+		g.id = nuid.Next()
+	}
+	for _, msg := range msgs {
+		if len(g.msgs) == g.s.opts.BatchSize {
+			g.err = fmt.Errorf("%w: a staged group takes at most %d messages", ErrTooLarge, g.s.opts.BatchSize)
+			return g.err
+		}
+		if err := g.s.checkMsg(msg, g.seen); err != nil {
+			g.err = err
+			return err
+		}
+		if err := g.s.nc.PublishMsg(g.s.batchMsg(g.id, len(g.msgs)+1, g.expect, msg)); err != nil {
+			g.err = publishError(err)
+			return g.err
+		}
+		g.msgs = append(g.msgs, Msg{ID: msg.ID})
+	}
+	return nil
+}
+
+func (g *staged) Commit(ctx context.Context) (Seq, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	g.err = errors.New("journal: staged group already committed")
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(g.msgs) == 0 {
+		return g.s.Append(ctx, g.expect, nil)
+	}
+	m := nats.NewMsg(g.s.subject)
+	m.Header.Set(hdrBatchID, g.id)
+	m.Header.Set(hdrBatchSeq, strconv.Itoa(len(g.msgs)+1))
+	m.Header.Set(hdrBatchCommit, "eob")
+	if err := g.s.commitBatch(ctx, g.expect, g.msgs, g.id, m); err != nil {
+		return 0, err
+	}
+	return g.expect + 1, nil
+}
+
+func (g *staged) Abandon() {
+	if g.err == nil {
+		g.err = errors.New("journal: staged group abandoned")
+	}
 }
 
 func publishError(err error) error {

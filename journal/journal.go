@@ -139,3 +139,35 @@ func (e *PartialError) Is(target error) bool { return target == ErrPartial }
 
 // Unwrap returns the error that stopped the append.
 func (e *PartialError) Unwrap() error { return e.Err }
+
+// Stager is a Journal that takes a group's messages while the group forms:
+// the server keeps each message apart from the journal as it arrives, so
+// the work left when the group is complete (and the caller waits) is
+// shorter. The sop engine's leader streams a group this way while its
+// committers are still submitting.
+type Stager interface {
+	Journal
+	// Stage begins a group to be appended at expectLast+1, ... under the
+	// same fence as Append. It sends nothing yet.
+	Stage(expectLast Seq) Staged
+	// StageLimit is the most messages one staged group takes.
+	StageLimit() int
+}
+
+// Staged is a group being staged. It is used by one goroutine at a time.
+type Staged interface {
+	// Add sends msgs on; the journal copies what it keeps, so the caller
+	// may reuse their Data once Add returns. An error (a message over the
+	// size limit, an id twice in the group, more than StageLimit
+	// messages, a failed send) ends the group: Commit returns it and
+	// stores nothing.
+	Add(msgs ...Msg) error
+	// Commit stores every message added, all or nothing, with the meaning
+	// and the errors of Append (no *PartialError: a staged group is never
+	// split), and returns the first seq. An empty group stores nothing
+	// and returns expectLast+1 after the fence check.
+	Commit(ctx context.Context) (Seq, error)
+	// Abandon drops the group: nothing it sent is stored (the server
+	// discards an uncommitted batch after its timeout).
+	Abandon()
+}

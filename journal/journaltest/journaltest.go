@@ -37,6 +37,8 @@ func Run(t *testing.T, c Config) {
 		{"TooLarge", testTooLarge},
 		{"LargeGroup", testLargeGroup},
 		{"Concurrent", testConcurrent},
+		{"Staged", testStaged},
+		{"StagedErrors", testStagedErrors},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, c.Open(t), c) })
 	}
@@ -304,4 +306,123 @@ func testConcurrent(t *testing.T, j journal.Journal, _ Config) {
 		}
 		last += 2
 	}
+}
+
+// stager returns j as a journal.Stager; every implementation is one.
+func stager(t *testing.T, j journal.Journal) journal.Stager {
+	t.Helper()
+	st, ok := j.(journal.Stager)
+	if !ok {
+		t.Fatalf("%T is not a journal.Stager", j)
+	}
+	return st
+}
+
+// testStaged: a staged group is stored like an appended one, whatever the
+// pieces it was added in; Data may be reused once Add returns; an empty
+// group is a fence check; an abandoned group stores nothing.
+func testStaged(t *testing.T, j journal.Journal, _ Config) {
+	st := stager(t, j)
+	if st.StageLimit() < 2 {
+		t.Fatalf("StageLimit %d", st.StageLimit())
+	}
+	m := msgs("s", 5)
+	g := st.Stage(0)
+	buf := []byte("reused buffer")
+	if err := g.Add(journal.Msg{ID: m[0].ID, Data: buf}); err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "overwritten!!") // after Add: the journal kept its own copy
+	m[0].Data = []byte("reused buffer")
+	if err := g.Add(m[1:3]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Add(m[3:]...); err != nil {
+		t.Fatal(err)
+	}
+	if first, err := g.Commit(ctx(t)); err != nil || first != 1 {
+		t.Fatalf("commit of a staged group: first %d, %v", first, err)
+	}
+	recs, err := j.Read(ctx(t), 1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRecords(t, recs, 1, m)
+
+	// One message.
+	one := msgs("one", 1)
+	g = st.Stage(5)
+	if err := g.Add(one...); err != nil {
+		t.Fatal(err)
+	}
+	if first, err := g.Commit(ctx(t)); err != nil || first != 6 {
+		t.Fatalf("commit of a one-message staged group: first %d, %v", first, err)
+	}
+
+	// Empty: the fence only.
+	if first, err := st.Stage(6).Commit(ctx(t)); err != nil || first != 7 {
+		t.Fatalf("empty staged group at the end: %d, %v", first, err)
+	}
+	if _, err := st.Stage(5).Commit(ctx(t)); !errors.Is(err, journal.ErrFenced) {
+		t.Fatalf("empty staged group behind a stale fence: %v", err)
+	}
+
+	// Abandoned: nothing lands, and the fence is free for the next group.
+	g = st.Stage(6)
+	if err := g.Add(msgs("gone", 3)...); err != nil {
+		t.Fatal(err)
+	}
+	g.Abandon()
+	if _, err := g.Commit(ctx(t)); err == nil {
+		t.Fatal("an abandoned group committed")
+	}
+	mustAppend(t, j, 6, msgs("after", 2))
+	recs, err = j.Read(ctx(t), 1, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 8 || recs[6].ID != "after-0" {
+		t.Fatalf("after an abandoned group: %d records, the 7th %+v", len(recs), recs[min(6, len(recs)-1)])
+	}
+}
+
+// testStagedErrors: a staged group fails as Append would, and stores
+// nothing: fenced, an id stored before, an id twice in the group, a
+// message over the size limit, more messages than StageLimit.
+func testStagedErrors(t *testing.T, j journal.Journal, c Config) {
+	st := stager(t, j)
+	a := msgs("a", 2)
+	mustAppend(t, j, 0, a)
+	commit := func(expect journal.Seq, groups ...[]journal.Msg) error {
+		g := st.Stage(expect)
+		for _, m := range groups {
+			if err := g.Add(m...); err != nil {
+				break // Commit reports it
+			}
+		}
+		_, err := g.Commit(ctx(t))
+		return err
+	}
+	var fe *journal.FencedError
+	if err := commit(1, msgs("stale", 2)); !errors.As(err, &fe) || fe.Last != 2 {
+		t.Fatalf("staged group behind a stale fence: %v", err)
+	}
+	if err := commit(2, msgs("new", 1), a[1:]); !errors.Is(err, journal.ErrDuplicate) {
+		t.Fatalf("staged group with a stored id: %v", err)
+	}
+	twice := []journal.Msg{{ID: "t", Data: []byte("1")}}
+	if err := commit(2, twice, twice); !errors.Is(err, journal.ErrDuplicate) {
+		t.Fatalf("staged group with an id twice: %v", err)
+	}
+	big := []journal.Msg{{ID: "big", Data: make([]byte, c.MaxMsgSize+1)}}
+	if err := commit(2, msgs("ok", 1), big); !errors.Is(err, journal.ErrTooLarge) {
+		t.Fatalf("staged group with a message over the limit: %v", err)
+	}
+	if err := commit(2, msgs("many", st.StageLimit()+1)); !errors.Is(err, journal.ErrTooLarge) {
+		t.Fatalf("staged group over StageLimit: %v", err)
+	}
+	if _, l := bounds(t, j); l != 2 {
+		t.Fatalf("failed staged groups changed the journal: last %d", l)
+	}
+	mustAppend(t, j, 2, msgs("b", 1))
 }
