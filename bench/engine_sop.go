@@ -86,17 +86,16 @@ func sopThroughput(e *env, name string) (rate float64, err error) {
 	err = withSop(e, name, func(s *sopEngine) error {
 		rate, err = throughput(e, "sop", name, e.cfg.clients, 1, s.put)
 		if err == nil {
-			s.logGroups(e, name)
+			logGroups(e, name, s.db)
 		}
 		return err
 	})
 	return rate, err
 }
 
-// logGroups logs the mean group size of the node's commits (warm-up
-// included).
-func (s *sopEngine) logGroups(e *env, name string) {
-	st, err := s.db.Status(context.Background())
+// logGroups logs the mean group size of db's commits (warm-up included).
+func logGroups(e *env, name string, db *sop.DB) {
+	st, err := db.Status(context.Background())
 	if err != nil {
 		return
 	}

@@ -106,7 +106,11 @@ func runHTTP(e *env) ([]result, error) {
 	var err error
 	if e.runSop() {
 		if sopRate, err = withSopHTTP(e, casePutEtcd, func(s *sopHTTP) (float64, error) {
-			return throughputHTTP(e, "sop", casePutEtcd, c.clients, s.put)
+			rate, err := throughputHTTP(e, "sop", casePutEtcd, c.clients, s.put)
+			if err == nil {
+				logGroups(e, casePutEtcd, s.db)
+			}
+			return rate, err
 		}); err != nil {
 			return nil, err
 		}
