@@ -14,8 +14,10 @@ package main
 //	        digits, the same bytes for both (puts/s).
 //	watch-p99-vs-etcd  -watchers (1000) watchers of the whole store while -clients
 //	        writers put at a paced -watch-rate (5000) commits/s: sop's watchers are
-//	        Server-Sent Events streams (GET .../watch?store=bench, one HTTP connection
-//	        each), etcd's are prefix watches spread over 10 clientv3 clients. Each
+//	        watches of the store spread over 10 multiplexed Server-Sent Events
+//	        streams (POST .../watch, one HTTP connection each, each watch its own
+//	        subscription), etcd's are prefix watches spread over 10 clientv3
+//	        clients (one gRPC connection each). Each
 //	        value carries the writer's clock before it sent the write, and a watcher
 //	        computes the delivery latency when the event arrives: commit plus fan-out.
 //	        A sample of the deliveries in the measured window gives the p99 and p50

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,7 +56,7 @@ func openSopHTTP(dir string, clients int) (*sopHTTP, error) {
 	return &sopHTTP{
 		db: db, srv: srv,
 		base:   root + "/v1/domains/default/stores/" + httpStore,
-		watch0: root + "/v1/domains/default/watch?store=" + httpStore,
+		watch0: root + "/v1/domains/default/watch",
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, DisableCompression: true}},
 	}, nil
 }
@@ -86,20 +87,30 @@ func (s *sopHTTP) send(key, value string) error {
 func (s *sopHTTP) put(g *httpGen) error        { return s.send(g.next()) }
 func (s *sopHTTP) putStamped(g *httpGen) error { return s.send(g.stamped()) }
 
-// watch opens n SSE streams of the store, each counting its events and reporting
+// sopWatchStreams is how many multiplexed streams (HTTP connections) the
+// watchers of the watch case share, as etcd's share etcdWatchClients clients.
+const sopWatchStreams = etcdWatchClients
+
+// watch starts n watches of the store, spread over sopWatchStreams multiplexed
+// change streams (POST .../watch), each watch counting its events and reporting
 // them to sink, and returns once every stream is established.
 func (s *sopHTTP) watch(n int, sink *watchSink) (func(want int64) ([]int, error), error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	tr := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: n}
+	tr := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: sopWatchStreams}
 	client := &http.Client{Transport: tr}
 	counts := make([]atomic.Int64, n)
-	errs := make([]error, n)
+	streams := min(sopWatchStreams, n)
+	errs := make([]error, streams)
 	var wg, ready sync.WaitGroup
 	var failed atomic.Pointer[error]
-	for i := range n {
+	for i := range streams {
+		var ids []int // the watches of stream i: i, i+streams, ...
+		for w := i; w < n; w += streams {
+			ids = append(ids, w)
+		}
 		ready.Add(1)
 		wg.Go(func() {
-			errs[i] = s.watchOne(ctx, client, sink, &counts[i], ready.Done)
+			errs[i] = s.watchStream(ctx, client, sink, ids, counts, ready.Done)
 			if errs[i] != nil && ctx.Err() == nil {
 				failed.CompareAndSwap(nil, &errs[i])
 			}
@@ -125,11 +136,21 @@ func (s *sopHTTP) watch(n int, sink *watchSink) (func(want int64) ([]int, error)
 	return stop, nil
 }
 
-// watchOne reads one SSE stream until ctx ends, checking that seqs increase.
-func (s *sopHTTP) watchOne(ctx context.Context, client *http.Client, sink *watchSink, count *atomic.Int64, ready func()) error {
+// watchStream reads one multiplexed stream carrying the watches ids until ctx
+// ends, checking that each watch's seqs increase.
+func (s *sopHTTP) watchStream(ctx context.Context, client *http.Client, sink *watchSink, ids []int, counts []atomic.Int64, ready func()) error {
 	once := sync.OnceFunc(ready)
 	defer once()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.watch0, nil)
+	var body strings.Builder
+	body.WriteString(`{"watches":[`)
+	for i, id := range ids {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		fmt.Fprintf(&body, `{"id":"%d","store":%q}`, id, httpStore)
+	}
+	body.WriteString(`]}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.watch0, strings.NewReader(body.String()))
 	if err != nil {
 		return err
 	}
@@ -139,13 +160,21 @@ func (s *sopHTTP) watchOne(ctx context.Context, client *http.Client, sink *watch
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("watch: %s: %s", resp.Status, body)
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("watch: %s: %s", resp.Status, b)
 	}
 	once()
-	r := bufio.NewReaderSize(resp.Body, 64<<10)
-	var last uint64
-	local := 0
+	type watchState struct {
+		last  uint64
+		local int
+	}
+	state := make(map[int]*watchState, len(ids))
+	for _, id := range ids {
+		state[id] = &watchState{}
+	}
+	r := bufio.NewReaderSize(resp.Body, 256<<10)
+	var cur *watchState // the watch of the event being read
+	curID := -1
 	for {
 		line, err := r.ReadSlice('\n')
 		if err != nil {
@@ -155,25 +184,35 @@ func (s *sopHTTP) watchOne(ctx context.Context, client *http.Client, sink *watch
 			return fmt.Errorf("watch stream: %w", err)
 		}
 		switch {
-		case strings.HasPrefix(string(line), "id: "):
-			seq, err := strconv.ParseUint(strings.TrimSpace(string(line[4:])), 10, 64)
-			if err != nil {
+		case bytes.HasPrefix(line, []byte("event: error")):
+			rest, _ := r.ReadSlice('\n')
+			return fmt.Errorf("watch stream: a watch ended: %s", rest)
+		case bytes.HasPrefix(line, []byte("event: ")):
+			id, err := strconv.Atoi(string(bytes.TrimSpace(line[7:])))
+			if err != nil || state[id] == nil {
+				return fmt.Errorf("watch stream: event of an unknown watch: %q", line)
+			}
+			cur, curID = state[id], id
+		case bytes.HasPrefix(line, []byte("id: ")):
+			seq, err := strconv.ParseUint(string(bytes.TrimSpace(line[4:])), 10, 64)
+			if err != nil || cur == nil {
 				return fmt.Errorf("watch stream: bad id line %q", line)
 			}
-			if seq <= last {
-				return fmt.Errorf("watch stream: seq %d after %d", seq, last)
+			if seq <= cur.last {
+				return fmt.Errorf("watch stream: watch %d: seq %d after %d", curID, seq, cur.last)
 			}
-			last = seq
-		case strings.HasPrefix(string(line), "data: "):
+			cur.last = seq
+		case bytes.HasPrefix(line, []byte("data: ")):
+			if cur == nil {
+				return fmt.Errorf("watch stream: data without its watch: %q", line)
+			}
 			stamp, ok := stampOf(line)
 			if !ok {
 				return fmt.Errorf("watch stream: event without a stamp: %q", line)
 			}
-			count.Add(1)
-			sink.deliver(stamp, &local)
-		case strings.HasPrefix(string(line), "event: error"):
-			rest, _ := r.ReadSlice('\n')
-			return fmt.Errorf("watch stream ended by the server: %s", rest)
+			counts[curID].Add(1)
+			sink.deliver(stamp, &cur.local)
+			cur = nil
 		}
 	}
 }

@@ -148,6 +148,11 @@ func TestErrorTable(t *testing.T) {
 		{"GET", d + "/watch?store=%01", "", 400, "bad_name"},
 		{"GET", d + "/watch?store=people&prefix=Smith", "", 400, "bad_key"},
 		{"GET", d + "/watch?since=1", "", 400, "bad_param"},
+		{"POST", d + "/watch", `{"watches":[]}`, 400, "bad_json"},
+		{"POST", d + "/watch", `{"watches":[{"id":"a","store":"nope"}]}`, 404, "store_not_found"},
+		{"POST", d + "/watch", `{"watches":[{"id":"a","store":"people","prefix":"Smith"}]}`, 400, "bad_key"},
+		{"POST", d + "/watch?store=s", `{"watches":[{"id":"a"}]}`, 400, "bad_param"},
+		{"POST", d + "/watch", huge, 413, "too_large"},
 		// Snapshots.
 		{"POST", "/v1/domains/nope/snapshots", "", 404, "domain_not_found"},
 	}

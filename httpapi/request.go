@@ -28,6 +28,19 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return b, nil
 }
 
+// readJSON reads a request whose only input is its JSON body (no query
+// parameters) into v.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	body, err := readBody(w, r, s.opts.MaxBodySize)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(body, v)
+}
+
 // decodeJSON decodes body, one JSON value of v's shape with no unknown
 // members, into v.
 func decodeJSON(body []byte, v any) error {

@@ -144,6 +144,7 @@ func (s *Server) routes() {
 	s.handle("GET "+domain+"/hash", RoleRead, s.hash)
 	s.handle("POST "+domain+"/txn", RoleWrite, s.txn)
 	s.handle("GET "+domain+"/watch", RoleRead, s.watch)
+	s.handle("POST "+domain+"/watch", RoleRead, s.watchMany)
 	s.handle("POST "+domain+"/snapshots", RoleAdmin, s.takeSnapshot)
 	s.handle("GET "+domain+"/snapshots", RoleRead, s.listSnapshots)
 	s.handle("POST "+domain+"/rebuild", RoleAdmin, s.rebuild)
@@ -166,7 +167,7 @@ func (s *Server) routes() {
 // handle registers h at pattern behind authentication, metrics and the
 // error answer.
 func (s *Server) handle(pattern string, need Role, h handler) {
-	query := strings.HasSuffix(pattern, "/watch") // EventSource cannot send headers
+	query := strings.HasPrefix(pattern, "GET ") && strings.HasSuffix(pattern, "/watch") // EventSource cannot send headers
 	s.mux.Handle(pattern, route(func(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{ResponseWriter: w}
 		defer s.metrics.countRequest(pattern, rec)

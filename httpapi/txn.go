@@ -49,15 +49,8 @@ type txnAnswer struct {
 // success ops commit, else the failure ops, atomically.
 func (s *Server) txn(w http.ResponseWriter, r *http.Request) error {
 	domain := r.PathValue("d")
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	body, err := readBody(w, r, s.opts.MaxBodySize)
-	if err != nil {
-		return err
-	}
 	var tb txnBody
-	if err := decodeJSON(body, &tb); err != nil {
+	if err := s.readJSON(w, r, &tb); err != nil {
 		return err
 	}
 	req, err := s.txnRequest(r, domain, tb)

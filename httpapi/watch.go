@@ -44,11 +44,31 @@ type eventJSON struct {
 	Existed        *bool           `json:"existed,omitempty"`
 }
 
-// streamError is the data of a stream's final error event.
+// streamError is the data of a stream's final error event (in a
+// multiplexed stream, of one watch's, which it names).
 type streamError struct {
+	Watch      string `json:"watch,omitempty"`
 	Error      string `json:"error"`
 	Message    string `json:"message"`
 	ResumeFrom uint64 `json:"resume_from"`
+}
+
+// streamError says why watcher wt of domain ended with err, and where to
+// resume.
+func (s *Server) streamError(domain string, wt *sop.Watcher, err error) streamError {
+	var behind *sop.BehindError
+	data := streamError{ResumeFrom: wt.Resume()}
+	if errors.As(err, &behind) {
+		data.Error, data.ResumeFrom = "behind", behind.ResumeFrom
+		data.Message = fmt.Sprintf("this stream fell too far behind the commits and was cut off: reconnect with ?from=%d (or Last-Event-ID: %d) to go on without a gap", behind.ResumeFrom, behind.ResumeFrom-1)
+		return data
+	}
+	a := answerFor(err)
+	data.Error, data.Message = a.code, messageFor(err, a)
+	if a == internal {
+		s.log.Error("watch failed", "domain", domain, "err", err)
+	}
+	return data
 }
 
 // watch answers GET /v1/domains/{d}/watch?from=&store=&prefix=&old_values=
@@ -103,6 +123,12 @@ func (s *Server) watchOptions(r *http.Request, domain string, p params) (sop.Wat
 	}
 	opts.Store, _ = p.str("store")
 	prefix, _ := p.str("prefix")
+	return s.watchFilter(domain, opts, prefix)
+}
+
+// watchFilter sets opts.Prefix from prefix, in store opts.Store's key
+// syntax when a store is given (raw bytes otherwise).
+func (s *Server) watchFilter(domain string, opts sop.WatchOptions, prefix string) (sop.WatchOptions, error) {
 	if opts.Store == "" {
 		if prefix != "" {
 			opts.Prefix = []byte(prefix)
@@ -215,19 +241,7 @@ func (st *stream) send(ev sop.Event) bool {
 	if ev.Kind == sop.EventCreateStore || ev.Kind == sop.EventDropStore {
 		delete(st.keyers, ev.Store) // the next event of this name may be of a new definition
 	}
-	variant := 0
-	if st.oldValues {
-		variant = 1
-	}
-	// Every stream of the node sends the same bytes for one event and
-	// variant: the first to send it encodes it for all.
-	frame, err := ev.Encoded(variant, func() ([]byte, error) {
-		data, err := marshal(st.event(ev))
-		if err != nil {
-			return nil, err
-		}
-		return []byte("id: " + strconv.FormatUint(ev.Seq, 10) + "\ndata: " + data + "\n\n"), nil
-	})
+	frame, err := st.frame(ev)
 	if err != nil {
 		st.s.log.Error("encode watch event", "domain", st.domain, "seq", ev.Seq, "err", err)
 		return false
@@ -235,6 +249,24 @@ func (st *stream) send(ev sop.Event) bool {
 	st.seq, st.pending = ev.Seq, true
 	st.unflushed += len(frame)
 	return st.writeBytes(frame)
+}
+
+// frame is ev as an event of the stream: "id: <seq>\ndata: <json>\n\n".
+// Every stream of the node sends the same bytes for one event and
+// variant (with or without old values): the first to send it encodes it
+// for all.
+func (st *stream) frame(ev sop.Event) ([]byte, error) {
+	variant := 0
+	if st.oldValues {
+		variant = 1
+	}
+	return ev.Encoded(variant, func() ([]byte, error) {
+		data, err := marshal(st.event(ev))
+		if err != nil {
+			return nil, err
+		}
+		return []byte("id: " + strconv.FormatUint(ev.Seq, 10) + "\ndata: " + data + "\n\n"), nil
+	})
 }
 
 // marshal encodes v as one line of JSON, without HTML escaping (values
@@ -296,19 +328,7 @@ func (st *stream) keyer(store string) keyer {
 
 // fail ends the stream with an error event naming where to resume.
 func (st *stream) fail(err error) {
-	var behind *sop.BehindError
-	data := streamError{ResumeFrom: st.wt.Resume()}
-	if errors.As(err, &behind) {
-		data.Error, data.ResumeFrom = "behind", behind.ResumeFrom
-		data.Message = fmt.Sprintf("this stream fell too far behind the commits and was cut off: reconnect with ?from=%d (or Last-Event-ID: %d) to go on without a gap", behind.ResumeFrom, behind.ResumeFrom-1)
-	} else {
-		a := answerFor(err)
-		data.Error, data.Message = a.code, messageFor(err, a)
-		if a == internal {
-			st.s.log.Error("watch failed", "domain", st.domain, "err", err)
-		}
-	}
-	b, _ := marshal(data)
+	b, _ := marshal(st.s.streamError(st.domain, st.wt, err))
 	if st.pending && !st.flush() {
 		return
 	}

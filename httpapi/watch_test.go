@@ -49,9 +49,18 @@ type sse struct {
 // the answer is 200 text/event-stream. The stream is closed at cleanup.
 func (e *env) watch(query string, headers ...string) *sse {
 	e.t.Helper()
+	return e.openStream("GET", "?"+query, nil, headers...)
+}
+
+// openStream opens a change stream of domain default (method, the URL's
+// rest after .../watch, body and headers); it fails the test unless the
+// answer is 200 text/event-stream. The stream is closed at cleanup.
+func (e *env) openStream(method, rest string, body io.Reader, headers ...string) *sse {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	req, err := http.NewRequestWithContext(ctx, "GET", e.ts.URL+"/v1/domains/default/watch?"+query, nil)
+	req, err := http.NewRequestWithContext(ctx, method, e.ts.URL+"/v1/domains/default/watch"+rest, body)
 	if err != nil {
+		cancel()
 		e.t.Fatal(err)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
@@ -66,7 +75,7 @@ func (e *env) watch(query string, headers ...string) *sse {
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		cancel()
-		e.t.Fatalf("watch %s: %d %s", query, res.StatusCode, b)
+		e.t.Fatalf("%s watch%s: %d %s", method, rest, res.StatusCode, b)
 	}
 	s := &sse{t: e.t, res: res, rd: bufio.NewReader(res.Body), cancel: cancel}
 	e.t.Cleanup(s.close)
@@ -108,12 +117,23 @@ func (s *sse) next() (sseEvent, error) {
 // change reads the next event and requires a change whose id is its seq.
 func (s *sse) change() watchEvent {
 	s.t.Helper()
+	event, w := s.typedChange()
+	if event != "" {
+		s.t.Fatalf("event of type %q", event)
+	}
+	return w
+}
+
+// typedChange reads the next event and requires a change (of any event
+// type but error) whose id is its seq; it returns the type too.
+func (s *sse) typedChange() (string, watchEvent) {
+	s.t.Helper()
 	ev, err := s.next()
 	if err != nil {
 		s.t.Fatalf("read event: %v", err)
 	}
-	if ev.event != "" {
-		s.t.Fatalf("event %q: %s", ev.event, ev.data)
+	if ev.event == "error" {
+		s.t.Fatalf("error event: %s", ev.data)
 	}
 	var w watchEvent
 	if err := json.Unmarshal([]byte(ev.data), &w); err != nil {
@@ -122,7 +142,7 @@ func (s *sse) change() watchEvent {
 	if ev.id != strconv.FormatUint(w.Seq, 10) {
 		s.t.Fatalf("event id %q for seq %d", ev.id, w.Seq)
 	}
-	return w
+	return ev.event, w
 }
 
 // TestWatchFormat: the exact text of events of each kind.
