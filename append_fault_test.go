@@ -70,16 +70,24 @@ type faultyStaged struct {
 	f      *faultyJournal
 	expect journal.Seq
 	msgs   []journal.Msg
+	err    error
 }
 
 func (g *faultyStaged) Add(msgs ...journal.Msg) error {
 	for _, m := range msgs {
+		if len(g.msgs) == journal.MaxBatch {
+			g.err = fmt.Errorf("%w: a staged group takes at most %d messages", journal.ErrTooLarge, journal.MaxBatch)
+			return g.err
+		}
 		g.msgs = append(g.msgs, journal.Msg{ID: m.ID, Data: slices.Clone(m.Data)})
 	}
 	return nil
 }
 
 func (g *faultyStaged) Commit(ctx context.Context) (journal.Seq, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
 	return g.f.Append(ctx, g.expect, g.msgs)
 }
 
@@ -495,5 +503,47 @@ func TestFollowerRestartsStalledSubscription(t *testing.T) {
 	}
 	if sj.calls.Load() < 3 {
 		t.Fatalf("the follower applied seq %d without starting its subscription again (%d Follow calls)", seq, sj.calls.Load())
+	}
+}
+
+// TestGroupLargerThanAStagedGroup: with MaxGroup above what one staged
+// group takes, a group that large goes the plain way (Append splits it
+// into batches) and every request commits, though groups are streamed
+// otherwise.
+func TestGroupLargerThanAStagedGroup(t *testing.T) {
+	ctx := context.Background()
+	db, d, fj := openFaulty(t, Options{MaxGroup: 2000}, true)
+	put := func(key string) error {
+		_, err := db.Update(ctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte(key), []byte("v")) })
+		return err
+	}
+	// Hold the append of a first commit while 1,200 more queue: they form
+	// the next group.
+	fj.mu.Lock()
+	fj.mode, fj.release, fj.entered = "hold", make(chan struct{}), make(chan struct{})
+	fj.mu.Unlock()
+	held := make(chan error, 1)
+	go func() { held <- put("held") }()
+	<-fj.entered
+	const n = journal.MaxBatch + 200
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- put(fmt.Sprintf("k%04d", i)) }()
+	}
+	for len(d.cur.Load().reqs) < n {
+		runtime.Gosched()
+	}
+	groups := d.groups.Load()
+	close(fj.release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("a request of the large group: %v", err)
+		}
+	}
+	if got := d.groups.Load() - groups; got > 3 {
+		t.Fatalf("%d group appends for the held one and %d queued requests, want them in one group (plus the held one)", got, n)
 	}
 }

@@ -159,7 +159,7 @@ func (d *domain) run(l *loop) {
 		// waits (its group is as large as the last), and a load that
 		// shrinks stops waiting after one group.
 		want, wait := min(prev, cap(group)), min(d.lastAppend/lingerShare, maxLinger)
-		if st, ok := d.journal.(journal.Stager); ok && streams(prev) {
+		if st, ok := d.journal.(journal.Stager); ok && streams(prev) && cap(group) <= st.StageLimit() {
 			prev = d.commitStreamed(st, l, group, want, wait, linger)
 		} else {
 			group = gather(group, l.reqs, want, wait, linger, l.stop)
@@ -173,7 +173,9 @@ func (d *domain) run(l *loop) {
 // streams reports whether the leader streams the next group to a staging
 // journal (commitStreamed), given the last group's size: when a group is
 // expected. A lone committer's group goes the plain way, which appends one
-// entry without a batch's fixed cost. Tests replace it.
+// entry without a batch's fixed cost; so does every group when MaxGroup is
+// above what one staged group takes (Append splits larger groups). Tests
+// replace it.
 var streams = func(prev int) bool { return prev > 1 }
 
 // lingerShare and maxLinger bound how long the leader loop waits for a
@@ -282,7 +284,7 @@ func (d *domain) commitStreamed(st journal.Stager, l *loop, reqs []*commitReq, w
 		sent = len(g.msgs)
 		return nil
 	}
-	limit := min(cap(reqs), st.StageLimit())
+	limit := cap(reqs) // at most st.StageLimit(): see run
 	if cap(d.more) < limit {
 		d.more = make([]*commitReq, 0, limit)
 	}
@@ -290,15 +292,15 @@ func (d *domain) commitStreamed(st journal.Stager, l *loop, reqs []*commitReq, w
 	err := push(reqs)
 	if err == nil && len(g.reqs) < want && wait > 0 {
 		t.Reset(wait)
-	wait:
+	gathering:
 		for err == nil && len(g.reqs) < want {
 			select {
 			case r := <-l.reqs:
 				err = push(fill(append(more[:0:limit-len(g.reqs)], r), l.reqs))
 			case <-t.C:
-				break wait
+				break gathering
 			case <-l.stop:
-				break wait
+				break gathering
 			}
 		}
 		t.Stop()
