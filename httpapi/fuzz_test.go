@@ -282,6 +282,7 @@ const (
 	patDropStore = "DELETE /v1/domains/{d}/stores/{s}"
 	patDomain    = "PUT /v1/domains/{d}"
 	patWatch     = "GET /v1/domains/{d}/watch"
+	patWatchMany = "POST /v1/domains/{d}/watch"
 	patGetItem   = "GET /v1/domains/{d}/stores/{s}/items/{key}"
 	patGetSlash  = "GET /v1/domains/{d}/stores/{s}/items/{$}"
 	patTxn       = "POST /v1/domains/{d}/txn"
@@ -297,11 +298,12 @@ const (
 
 // bodyLimits are the routes that read a JSON body, and its limit.
 var bodyLimits = map[string]int64{
-	patStore:    fuzzLimits.MaxBodySize,
-	patTxn:      fuzzLimits.MaxBodySize,
-	patPutItem:  int64(fuzzLimits.MaxValueSize),
-	patPutSlash: int64(fuzzLimits.MaxValueSize),
-	patPostItem: int64(fuzzLimits.MaxValueSize),
+	patStore:     fuzzLimits.MaxBodySize,
+	patTxn:       fuzzLimits.MaxBodySize,
+	patWatchMany: fuzzLimits.MaxBodySize,
+	patPutItem:   int64(fuzzLimits.MaxValueSize),
+	patPutSlash:  int64(fuzzLimits.MaxValueSize),
+	patPostItem:  int64(fuzzLimits.MaxValueSize),
 }
 
 // maxFuzzDomains bounds the domains a fuzz process creates: each has its
@@ -403,6 +405,9 @@ func requestSeeds() []fuzzRequest {
 		{method: mPOST, route: rTxn, path: "default", body: j(`{}`), pad: overBody},
 		// Watch: the stream is cut after a few milliseconds.
 		{method: mGET, route: rWatch, path: "default", query: "from=1"},
+		{method: mPOST, route: rWatch, path: "default", body: j(`{"watches":[{"id":"a","store":"s","from":1},{"id":"b","store":"people","prefix":["a"],"old_values":true}]}`)},
+		{method: mPOST, route: rWatch, path: "default", body: j(`{"watches":[{"id":"a"},{"id":"a"}]}`)},
+		{method: mPOST, route: rWatch, path: "default", body: j(`{"watches":[{"id":"a","prefix":7}]}`), pad: overBody},
 		{method: mGET, route: rWatch, path: "default", query: "store=people&prefix=%5B%22a%22%5D&old_values=true"},
 		{method: mGET, route: rWatch, path: "default", header: "Last-Event-ID: 3"},
 		{method: mGET, route: rWatch, path: "default", header: "Last-Event-ID: x"},
@@ -517,7 +522,7 @@ func (fe *fuzzEnv) maybeSkip(t *testing.T, r *http.Request, pattern string) {
 // running out is an answer (a 503, or a stream's end) rather than a hang.
 func fuzzDeadline(pattern string) (time.Duration, bool) {
 	switch pattern {
-	case patWatch:
+	case patWatch, patWatchMany:
 		return 5 * time.Millisecond, true
 	case patGetItem, patGetSlash: // ?min_seq= and ?linearizable= wait
 		return 20 * time.Millisecond, true
@@ -546,7 +551,7 @@ func checkRequestAnswer(t *testing.T, w *httptest.ResponseRecorder, pattern stri
 			}
 		}
 	}
-	if pattern == patWatch && w.Code == http.StatusOK {
+	if (pattern == patWatch || pattern == patWatchMany) && w.Code == http.StatusOK {
 		checkStream(t, w, what)
 	}
 	switch {
@@ -579,7 +584,7 @@ func answersJSON(pattern string, code int) bool {
 		return false // redirects to /ui/, and the UI's 304s
 	case pattern == patMetrics, pattern == patUI:
 		return false // Prometheus text; the UI's files and its plain-text 404
-	case pattern == patWatch:
+	case pattern == patWatch, pattern == patWatchMany:
 		return code >= 400 // a stream, or the error that kept it from starting
 	}
 	return true
