@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,37 +60,10 @@ func (f *faultyJournal) Append(ctx context.Context, expectLast journal.Seq, msgs
 type faultyStager struct{ *faultyJournal }
 
 func (f faultyStager) Stage(expectLast journal.Seq) journal.Staged {
-	return &faultyStaged{f: f.faultyJournal, expect: expectLast}
+	return journal.AppendStaged(f.faultyJournal, expectLast)
 }
 
 func (f faultyStager) StageLimit() int { return journal.MaxBatch }
-
-type faultyStaged struct {
-	f      *faultyJournal
-	expect journal.Seq
-	msgs   []journal.Msg
-	err    error
-}
-
-func (g *faultyStaged) Add(msgs ...journal.Msg) error {
-	for _, m := range msgs {
-		if len(g.msgs) == journal.MaxBatch {
-			g.err = fmt.Errorf("%w: a staged group takes at most %d messages", journal.ErrTooLarge, journal.MaxBatch)
-			return g.err
-		}
-		g.msgs = append(g.msgs, journal.Msg{ID: m.ID, Data: slices.Clone(m.Data)})
-	}
-	return nil
-}
-
-func (g *faultyStaged) Commit(ctx context.Context) (journal.Seq, error) {
-	if g.err != nil {
-		return 0, g.err
-	}
-	return g.f.Append(ctx, g.expect, g.msgs)
-}
-
-func (g *faultyStaged) Abandon() { g.msgs = nil }
 
 // bothPaths runs a fault test with groups appended whole (Append) and with
 // every group streamed as it forms (journal.Stager, commitStreamed).

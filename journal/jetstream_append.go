@@ -253,7 +253,7 @@ func (g *staged) Commit(ctx context.Context) (Seq, error) {
 	if g.err != nil {
 		return 0, g.err
 	}
-	g.err = errors.New("journal: staged group already committed")
+	g.err = errStagedDone
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -272,7 +272,7 @@ func (g *staged) Commit(ctx context.Context) (Seq, error) {
 
 func (g *staged) Abandon() {
 	if g.err == nil {
-		g.err = errors.New("journal: staged group abandoned")
+		g.err = errStagedAbandoned
 	}
 }
 

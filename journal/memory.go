@@ -2,7 +2,6 @@ package journal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -172,42 +171,9 @@ func (m *Memory) Purge(ctx context.Context, below Seq) error {
 
 var _ Stager = (*Memory)(nil)
 
-// Stage begins a staged group; Commit appends it with Append.
-func (m *Memory) Stage(expectLast Seq) Staged { return &memStaged{m: m, expect: expectLast} }
+// Stage begins a staged group, kept in memory and appended whole at
+// Commit (AppendStaged).
+func (m *Memory) Stage(expectLast Seq) Staged { return AppendStaged(m, expectLast) }
 
 // StageLimit is MaxBatch, as for the JetStream journal.
 func (m *Memory) StageLimit() int { return MaxBatch }
-
-type memStaged struct {
-	m      *Memory
-	expect Seq
-	msgs   []Msg
-	err    error
-}
-
-func (g *memStaged) Add(msgs ...Msg) error {
-	if g.err != nil {
-		return g.err
-	}
-	for _, msg := range msgs {
-		if len(g.msgs) == MaxBatch {
-			g.err = fmt.Errorf("%w: a staged group takes at most %d messages", ErrTooLarge, MaxBatch)
-			return g.err
-		}
-		if len(msg.Data) > g.m.opts.MaxMsgSize {
-			g.err = fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(msg.Data), g.m.opts.MaxMsgSize)
-			return g.err
-		}
-		g.msgs = append(g.msgs, Msg{ID: msg.ID, Data: slices.Clone(msg.Data)})
-	}
-	return nil
-}
-
-func (g *memStaged) Commit(ctx context.Context) (Seq, error) {
-	if g.err != nil {
-		return 0, g.err
-	}
-	return g.m.Append(ctx, g.expect, g.msgs)
-}
-
-func (g *memStaged) Abandon() { g.msgs, g.err = nil, errors.New("journal: staged group abandoned") }

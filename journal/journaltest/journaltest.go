@@ -343,6 +343,9 @@ func testStaged(t *testing.T, j journal.Journal, _ Config) {
 	if first, err := g.Commit(ctx(t)); err != nil || first != 1 {
 		t.Fatalf("commit of a staged group: first %d, %v", first, err)
 	}
+	if _, err := g.Commit(ctx(t)); err == nil {
+		t.Fatal("a staged group committed twice")
+	}
 	recs, err := j.Read(ctx(t), 1, 10)
 	if err != nil {
 		t.Fatal(err)
