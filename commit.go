@@ -135,6 +135,7 @@ func (d *domain) stopped() error {
 func (d *domain) run(l *loop) {
 	defer close(l.done)
 	group := make([]*commitReq, 0, d.db.opts.MaxGroup)
+	d.more = make([]*commitReq, 0, cap(group))
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	prev := 0 // the size of the last group
@@ -162,7 +163,10 @@ func (d *domain) run(l *loop) {
 		if st, ok := d.journal.(journal.Stager); ok && streams(prev) && cap(group) <= st.StageLimit() {
 			prev = d.commitStreamed(st, l, group, want, wait, linger)
 		} else {
-			group = gather(group, l.reqs, want, wait, linger, l.stop)
+			gather(l.reqs, len(group), want, cap(group), wait, linger, l.stop, d.more, func(more []*commitReq) error {
+				group = append(group, more...)
+				return nil
+			})
 			prev = len(group)
 			d.commitGroup(group, true)
 		}
@@ -185,26 +189,44 @@ const (
 	maxLinger   = 2 * time.Millisecond
 )
 
-// gather waits until group holds want requests, for at most wait (on
-// timer t, stopped), or until stop is closed; then it adds every request
-// queued, up to group's capacity.
-func gather(group []*commitReq, reqs <-chan *commitReq, want int, wait time.Duration, t *time.Timer, stop <-chan struct{}) []*commitReq {
-	if len(group) >= want || wait <= 0 {
-		return group
+// gather takes more requests from reqs for a group that holds have: it
+// waits until the group holds want, wait has passed (on timer t, stopped
+// after), or stop is closed; then it takes what is queued, up to limit in
+// all (stop: nothing more). It hands each arrival, with whatever is queued
+// behind it, to take, through buf (whose capacity is at least limit), and
+// stops at take's first error, which it returns.
+func gather(reqs <-chan *commitReq, have, want, limit int, wait time.Duration, t *time.Timer, stop <-chan struct{}, buf []*commitReq, take func([]*commitReq) error) error {
+	n := have
+	give := func(more []*commitReq) error {
+		if len(more) == 0 {
+			return nil
+		}
+		n += len(more)
+		err := take(more)
+		clear(more)
+		return err
 	}
-	t.Reset(wait) // Go 1.23 timers: no stale tick survives Stop or Reset
-	defer t.Stop()
-	for len(group) < want {
-		select {
-		case r := <-reqs:
-			group = append(group, r)
-		case <-t.C:
-			return fill(group, reqs)
-		case <-stop:
-			return group
+	if n < want && wait > 0 {
+		t.Reset(wait) // Go 1.23 timers: no stale tick survives Stop or Reset
+		defer t.Stop()
+	waiting:
+		for n < want {
+			select {
+			case r := <-reqs:
+				if err := give(fill(append(buf[:0:limit-n], r), reqs)); err != nil {
+					return err
+				}
+			case <-t.C:
+				break waiting
+			case <-stop:
+				return nil
+			}
 		}
 	}
-	return fill(group, reqs)
+	if n >= limit {
+		return nil
+	}
+	return give(fill(buf[:0:limit-n], reqs))
 }
 
 // fill appends to s what c holds now, up to s's capacity, without
@@ -262,8 +284,7 @@ func (d *domain) commitGroup(reqs []*commitReq, retry bool) {
 
 // commitStreamed is commitGroup for a journal that stages groups (see
 // journal.Stager), with gather's wait: it stages reqs and sends their
-// entries at once, then takes the requests that arrive until the group
-// holds want or wait is over (on timer t), staging and sending each as it
+// entries at once, then stages and sends each request gather takes as it
 // comes, and commits the group. The server so stages the group while it
 // forms, and the append left once it is complete is shorter. It returns
 // how many requests the group took.
@@ -284,31 +305,11 @@ func (d *domain) commitStreamed(st journal.Stager, l *loop, reqs []*commitReq, w
 		sent = len(g.msgs)
 		return nil
 	}
-	limit := cap(reqs) // at most st.StageLimit(): see run
-	if cap(d.more) < limit {
-		d.more = make([]*commitReq, 0, limit)
-	}
-	more := d.more[:limit]
 	err := push(reqs)
-	if err == nil && len(g.reqs) < want && wait > 0 {
-		t.Reset(wait)
-	gathering:
-		for err == nil && len(g.reqs) < want {
-			select {
-			case r := <-l.reqs:
-				err = push(fill(append(more[:0:limit-len(g.reqs)], r), l.reqs))
-			case <-t.C:
-				break gathering
-			case <-l.stop:
-				break gathering
-			}
-		}
-		t.Stop()
+	if err == nil {
+		// cap(reqs) is at most st.StageLimit(): see run.
+		err = gather(l.reqs, len(g.reqs), want, cap(reqs), wait, t, l.stop, d.more, push)
 	}
-	if err == nil && len(g.reqs) < limit {
-		err = push(fill(more[:0:limit-len(g.reqs)], l.reqs))
-	}
-	clear(more)
 	if err != nil {
 		sg.Abandon()
 		d.abortGroup(g, err)
@@ -367,11 +368,17 @@ func (d *domain) beginGroup(reqs []*commitReq) (*staging, bool) {
 // abortGroup drops a group that cannot go on (err: one the domain cannot
 // go on from) and fails its requests.
 func (d *domain) abortGroup(g *staging, err error) {
+	d.dropGroup(g)
+	failAll(g.reqs, err)
+}
+
+// dropGroup undoes what staging g did: its batch, events, catalog changes
+// and history entries.
+func (d *domain) dropGroup(g *staging) {
 	g.b.Abort()
 	d.dropEvents()
 	d.proj.Reset(g.cat)
 	d.hist.truncate(d.last)
-	failAll(g.reqs, err)
 }
 
 // appendGroup appends a staged group with appendFn and, when it lands,
@@ -391,10 +398,7 @@ func (d *domain) appendGroup(g *staging, retry bool, appendFn func(context.Conte
 	d.lastAppend = time.Since(began)
 	cancel()
 	if err != nil {
-		g.b.Abort()
-		d.dropEvents()
-		d.proj.Reset(g.cat)
-		d.hist.truncate(d.last)
+		d.dropGroup(g)
 		d.recover(err, g.accepted, g.deferred, retry)
 		return
 	}

@@ -1,79 +1,100 @@
 package sop
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
 
 // TestGather: the leader loop's wait for a group to fill ends when the
 // group reaches the size asked for, when the wait is over, or at stop; it
-// never waits when asked for no more than it has, and it takes every
-// request queued when it ends, up to the group's capacity.
+// never waits when asked for no more than the group has; it takes what is
+// queued when it ends, up to the limit; and it stops at take's first
+// error.
 func TestGather(t *testing.T) {
 	reqs := make(chan *commitReq, 16)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	group := func(n int) []*commitReq {
-		g := make([]*commitReq, 1, 8)
-		g[0] = &commitReq{}
-		for range n - 1 {
-			g = append(g, &commitReq{})
+	buf := make([]*commitReq, 0, 8)
+	// run gathers for a group that holds have, and returns how many it
+	// took in all and its error.
+	run := func(have, want, limit int, wait time.Duration, stop <-chan struct{}, takeErr error) (int, error) {
+		n := have
+		err := gather(reqs, have, want, limit, wait, timer, stop, buf, func(more []*commitReq) error {
+			for _, r := range more {
+				if r == nil {
+					t.Fatal("take got a nil request")
+				}
+			}
+			n += len(more)
+			return takeErr
+		})
+		return n, err
+	}
+	send := func(n int) {
+		for range n {
+			reqs <- &commitReq{}
 		}
-		return g
+	}
+	drain := func() {
+		for len(reqs) > 0 {
+			<-reqs
+		}
 	}
 
-	// Enough already: no wait even with nothing queued.
+	// Enough already: no wait, though the group may take what is queued.
 	start := time.Now()
-	if got := gather(group(3), reqs, 3, time.Hour, timer, nil); len(got) != 3 {
-		t.Fatalf("group of 3 asked for 3: %d", len(got))
+	if got, err := run(3, 3, 8, time.Hour, nil, nil); got != 3 || err != nil {
+		t.Fatalf("a group of 3 asked for 3: %d, %v", got, err)
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("waited %v with the group full", d)
 	}
 
-	// Late arrivals are waited for, and the queue is taken up to capacity.
+	// Late arrivals are waited for.
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)
 		time.Sleep(5 * time.Millisecond)
-		for range 4 {
-			reqs <- &commitReq{}
-		}
+		send(4)
 	}()
-	got := gather(group(1), reqs, 4, time.Hour, timer, nil)
-	if len(got) < 4 || len(got) > 5 {
-		t.Fatalf("asked for 4 with 4 more arriving: got %d", len(got))
+	if got, err := run(1, 4, 8, time.Hour, nil, nil); got < 4 || got > 5 || err != nil {
+		t.Fatalf("asked for 4 with 4 more arriving: %d, %v", got, err)
 	}
 	<-sent
-	for range 5 - len(got) {
-		<-reqs
+	drain()
+
+	// What is queued is taken up to the limit.
+	send(9)
+	if got, err := run(1, 4, 8, time.Hour, nil, nil); got != 8 || err != nil {
+		t.Fatalf("asked for 4 with 9 queued, limit 8: %d, %v", got, err)
 	}
-	for range 9 {
-		reqs <- &commitReq{}
+	if len(reqs) != 2 {
+		t.Fatalf("%d left queued, want 2", len(reqs))
 	}
-	if got := gather(group(1), reqs, 4, time.Hour, timer, nil); len(got) != 8 {
-		t.Fatalf("asked for 4 with 9 queued, capacity 8: got %d", len(got))
-	}
-	<-reqs
-	<-reqs // the two left over
+	drain()
 
 	// Nobody comes: the wait ends with what there is.
 	start = time.Now()
-	if got := gather(group(2), reqs, 5, 20*time.Millisecond, timer, nil); len(got) != 2 {
-		t.Fatalf("nobody arrived: got %d", len(got))
+	if got, err := run(2, 5, 8, 20*time.Millisecond, nil, nil); got != 2 || err != nil {
+		t.Fatalf("nobody arrived: %d, %v", got, err)
 	}
 	if d := time.Since(start); d < 20*time.Millisecond {
 		t.Fatalf("gave up after %v, before the wait of 20ms", d)
 	}
 
-	// Stop ends the wait.
+	// Stop ends the wait and takes nothing more.
 	stop := make(chan struct{})
 	close(stop)
-	if got := gather(group(1), reqs, 5, time.Hour, timer, stop); len(got) != 1 {
-		t.Fatalf("stopped: got %d", len(got))
+	if got, err := run(1, 5, 8, time.Hour, stop, nil); got != 1 || err != nil {
+		t.Fatalf("stopped: %d, %v", got, err)
 	}
-	// No wait at all: as it is.
-	if got := gather(group(1), reqs, 5, 0, timer, nil); len(got) != 1 {
-		t.Fatalf("no wait: got %d", len(got))
+
+	// take's error stops it.
+	boom := errors.New("boom")
+	send(2)
+	if _, err := run(1, 5, 8, time.Hour, nil, boom); !errors.Is(err, boom) {
+		t.Fatalf("take failed: %v", err)
 	}
+	drain()
 }
