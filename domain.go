@@ -82,10 +82,9 @@ type domain struct {
 	events     []Event // the events of the group or records being applied
 	opening    bool    // openDomain is replaying: nobody can watch yet
 	// pending is the batch the replay at open keeps across chunks until it
-	// is full (see applyRecords); pendingN its records, pendingCat the
-	// catalog before it.
+	// is full (see applyRecords), with the catalog before it; its records
+	// are those after view.seq up to last.
 	pending    *btree.Batch
-	pendingN   int
 	pendingCat *projector.Catalog
 
 	cur        atomic.Pointer[loop]  // the leader or follower loop running now
@@ -231,11 +230,7 @@ func (d *domain) replay(ctx context.Context, onApplied func(journal.Record, *jou
 		d.log.Info("replaying the journal", "applied", p.Applied, "target", p.Target, "entries", p.Entries, "rate", int(p.Rate()), "lag", p.Lag(), "eta", p.ETA().Round(time.Second), "done", p.Done)
 	}})
 	d.db.replays.set(d.name, replay.Progress{Done: true})
-	if applyErr == nil && err == nil {
-		d.publishPending()
-	} else {
-		d.abortPending()
-	}
+	d.endPending(applyErr == nil && err == nil)
 	switch {
 	case applyErr != nil:
 		return applyErr
@@ -281,18 +276,11 @@ func (d *domain) applyRecords(recs []decoded, onApplied func(journal.Record, *jo
 		}
 		cat = d.proj.Catalog()
 	}
-	d.pending = nil
-	abort := func() {
-		b.Abort()
-		d.dropEvents()
-		d.proj.Reset(cat)
-		d.last = d.view.seq // the records of the batch are not applied
-		d.pendingN = 0
-	}
+	d.pending, d.pendingCat = nil, nil
 	for i := range recs {
 		rec, e, err := recs[i].rec, &recs[i].entry, recs[i].err
 		if uint64(rec.Seq) != d.last+1 {
-			abort()
+			d.discard(b, cat)
 			return fmt.Errorf("%w: journal returned seq %d after %d", ErrUnavailable, rec.Seq, d.last)
 		}
 		if err == nil {
@@ -312,40 +300,41 @@ func (d *domain) applyRecords(recs []decoded, onApplied func(journal.Record, *jo
 			d.log.Warn("journal entry skipped", "seq", rec.Seq, "id", rec.ID, "err", err)
 			d.skip(uint64(rec.Seq))
 		default:
-			abort()
+			d.discard(b, cat)
 			return d.fail(err)
 		}
 		d.last = uint64(rec.Seq)
 	}
-	n := d.pendingN + len(recs)
 	if d.opening && !b.Full() {
-		d.pending, d.pendingN, d.pendingCat = b, n, cat
+		d.pending, d.pendingCat = b, cat
 		return nil
 	}
-	d.pendingN = 0
-	d.publish(b, n)
+	d.publish(b, int(d.last-d.view.seq))
 	return nil
 }
 
-// publishPending publishes the batch the replay at open kept open.
-func (d *domain) publishPending() {
-	if b := d.pending; b != nil {
-		n := d.pendingN
-		d.pending, d.pendingN = nil, 0
-		d.publish(b, n)
+// endPending publishes the batch the replay at open kept open, or, when
+// the replay failed, discards it.
+func (d *domain) endPending(ok bool) {
+	b, cat := d.pending, d.pendingCat
+	if b == nil {
+		return
+	}
+	d.pending, d.pendingCat = nil, nil
+	if ok {
+		d.publish(b, int(d.last-d.view.seq))
+	} else {
+		d.discard(b, cat)
 	}
 }
 
-// abortPending drops the batch the replay at open kept open, and what it
-// applied.
-func (d *domain) abortPending() {
-	if b := d.pending; b != nil {
-		d.pending, d.pendingN = nil, 0
-		b.Abort()
-		d.dropEvents()
-		d.proj.Reset(d.pendingCat)
-		d.last = d.view.seq
-	}
+// discard drops batch b, begun on catalog cat, and what applying records
+// to it did: the records after the published seq are not applied.
+func (d *domain) discard(b *btree.Batch, cat *projector.Catalog) {
+	b.Abort()
+	d.dropEvents()
+	d.proj.Reset(cat)
+	d.last = d.view.seq
 }
 
 // collect is the projector's emit: it keeps the event for the feed.
