@@ -162,11 +162,7 @@ type stream struct {
 // run streams until the client goes, a write fails, or the watcher ends.
 func (st *stream) run(ctx context.Context) {
 	defer st.rc.SetWriteDeadline(time.Time{})
-	h := st.w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // proxies: do not buffer the stream
-	st.w.WriteHeader(http.StatusOK)
+	startEvents(st.w)
 	if !st.flush() {
 		return
 	}
@@ -188,6 +184,15 @@ func (st *stream) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// startEvents writes the head of a 200 Server-Sent Events answer.
+func startEvents(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // proxies: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
 }
 
 // next waits for the next event: up to flushDelay (by default not at

@@ -402,9 +402,16 @@ func smallSendBuffers(srv *http.Server) {
 	}
 }
 
-// stalledWatch opens a change stream over a connection with a tiny
-// receive buffer and never reads it.
+// stalledWatch opens a change stream of domain default from seq 1 over a
+// connection with a tiny receive buffer and never reads it.
 func stalledWatch(t *testing.T, e *env) net.Conn {
+	t.Helper()
+	return stalledStream(t, e, "GET /v1/domains/default/watch?from=1 HTTP/1.1\r\nHost: test\r\n\r\n")
+}
+
+// stalledStream sends request over a connection with a tiny receive
+// buffer and never reads the answer.
+func stalledStream(t *testing.T, e *env, request string) net.Conn {
 	t.Helper()
 	d := net.Dialer{Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
@@ -421,7 +428,7 @@ func stalledWatch(t *testing.T, e *env) net.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	fmt.Fprintf(conn, "GET /v1/domains/default/watch?from=1 HTTP/1.1\r\nHost: test\r\n\r\n")
+	io.WriteString(conn, request)
 	return conn
 }
 

@@ -171,11 +171,7 @@ func (m *muxStream) close() {
 // fails.
 func (m *muxStream) run(ctx context.Context) {
 	defer m.rc.SetWriteDeadline(time.Time{})
-	h := m.w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	m.w.WriteHeader(http.StatusOK)
+	startEvents(m.w)
 	if !m.flush() {
 		return
 	}
@@ -201,20 +197,7 @@ func (m *muxStream) run(ctx context.Context) {
 		case f := <-m.frames:
 			// Everything at hand goes in one flush, under one deadline.
 			m.rc.SetWriteDeadline(time.Now().Add(m.s.writeTimeout))
-			if !m.write(f) {
-				return
-			}
-			for more := true; more; {
-				select {
-				case f := <-m.frames:
-					if !m.write(f) {
-						return
-					}
-				default:
-					more = false
-				}
-			}
-			if !m.flush() {
+			if !m.write(f) || !m.writeQueued() || !m.flush() {
 				return
 			}
 			keepAlive.Reset(m.s.keepAlive)
@@ -227,17 +210,10 @@ func (m *muxStream) run(ctx context.Context) {
 		case <-ended:
 			// Every watch ended: send what they left, then end.
 			m.rc.SetWriteDeadline(time.Now().Add(m.s.writeTimeout))
-			for {
-				select {
-				case f := <-m.frames:
-					if !m.write(f) {
-						return
-					}
-				default:
-					m.flush()
-					return
-				}
+			if m.writeQueued() {
+				m.flush()
 			}
+			return
 		case <-ctx.Done():
 			return
 		}
@@ -258,8 +234,7 @@ func (m *muxStream) pump(ctx context.Context, mw *muxWatch) {
 			if data.Error == "behind" {
 				data.Message = fmt.Sprintf("watch %q fell too far behind the commits and was cut off: watch it again with \"from\":%d to go on without a gap", mw.id, data.ResumeFrom)
 			}
-			b, _ := marshal(data)
-			m.send(ctx, muxFrame{body: []byte("event: error\ndata: " + b + "\n\n")})
+			m.sendError(ctx, data)
 			return
 		}
 		if ev.Kind == sop.EventCreateStore || ev.Kind == sop.EventDropStore {
@@ -268,11 +243,32 @@ func (m *muxStream) pump(ctx context.Context, mw *muxWatch) {
 		frame, err := mw.st.frame(ev)
 		if err != nil {
 			m.s.log.Error("encode watch event", "domain", m.domain, "seq", ev.Seq, "err", err)
-			m.send(ctx, muxFrame{body: []byte(fmt.Sprintf("event: error\ndata: {\"watch\":%q,\"error\":\"internal\",\"message\":\"the event at seq %d could not be encoded\",\"resume_from\":%d}\n\n", mw.id, ev.Seq, ev.Seq))})
+			m.sendError(ctx, streamError{Watch: mw.id, Error: "internal", Message: fmt.Sprintf("the event at seq %d could not be encoded", ev.Seq), ResumeFrom: ev.Seq})
 			return
 		}
 		if !m.send(ctx, muxFrame{head: mw.head, body: frame}) {
 			return
+		}
+	}
+}
+
+// sendError hands the writer the error event that ends a watch.
+func (m *muxStream) sendError(ctx context.Context, data streamError) {
+	b, _ := marshal(data)
+	m.send(ctx, muxFrame{body: []byte("event: error\ndata: " + b + "\n\n")})
+}
+
+// writeQueued writes every frame the pumps have handed over, without
+// waiting for more.
+func (m *muxStream) writeQueued() bool {
+	for {
+		select {
+		case f := <-m.frames:
+			if !m.write(f) {
+				return false
+			}
+		default:
+			return true
 		}
 	}
 }

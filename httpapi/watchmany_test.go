@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -231,6 +232,67 @@ func TestWatchManyConcurrent(t *testing.T) {
 		}
 		if len(last) != perStream {
 			t.Fatalf("stream %d: events of %d watches, want %d", i, len(last), perStream)
+		}
+	}
+}
+
+// TestWatchManyBehind: watches a client stops reading fall behind and end
+// alone, each with an error event naming it and the seq to watch it from
+// again; watching from there loses nothing.
+func TestWatchManyBehind(t *testing.T) {
+	e := newEnvDB(t, sop.Options{WatchHistory: 20}, Options{}, smallSendBuffers)
+	e.store("s", nil)
+	body := `{"watches":[{"id":"a","from":1},{"id":"b","store":"s"}]}`
+	conn := stalledStream(t, e, fmt.Sprintf("POST /v1/domains/default/watch HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // fail, do not hang
+	within(t, 5*time.Second, "the watches open", func() bool { return metricValue(t, e, "sop_watchers") == 2 })
+	value := `"` + strings.Repeat("v", 16<<10) + `"`
+	var last uint64
+	for i := range 200 {
+		last = e.put("s", strconv.Itoa(i), value)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &sse{t: t, res: res, rd: bufio.NewReaderSize(res.Body, 1<<20), cancel: func() {}}
+	prev := map[string]uint64{}
+	resume := map[string]uint64{}
+	for len(resume) < 2 {
+		ev, err := st.next()
+		if err != nil {
+			t.Fatalf("after %v: %v", prev, err)
+		}
+		if ev.event == "error" {
+			var se streamError
+			if err := json.Unmarshal([]byte(ev.data), &se); err != nil || se.Error != "behind" || !strings.Contains(se.Message, fmt.Sprintf(`"from":%d`, se.ResumeFrom)) {
+				t.Fatalf("error event %q", ev.data)
+			}
+			if _, ok := prev[se.Watch]; ok && se.ResumeFrom != prev[se.Watch]+1 {
+				t.Fatalf("watch %s: resume_from %d after seq %d", se.Watch, se.ResumeFrom, prev[se.Watch])
+			}
+			resume[se.Watch] = se.ResumeFrom
+			continue
+		}
+		if _, ended := resume[ev.event]; ended {
+			t.Fatalf("an event of watch %s after its error event", ev.event)
+		}
+		seq, _ := strconv.ParseUint(ev.id, 10, 64)
+		if p, ok := prev[ev.event]; ok && seq != p+1 {
+			t.Fatalf("watch %s: seq %d after %d", ev.event, seq, p)
+		}
+		prev[ev.event] = seq
+	}
+	if resume["a"] == 0 || resume["b"] == 0 || resume["a"] > last || resume["b"] > last {
+		t.Fatalf("resume_from %v (last seq %d)", resume, last)
+	}
+	if _, err := st.next(); err != io.EOF {
+		t.Fatalf("the stream goes on after every watch ended: %v", err)
+	}
+	again := e.watchMany(fmt.Sprintf(`{"watches":[{"id":"a","from":%d}]}`, resume["a"]))
+	for seq := resume["a"]; seq <= last; seq++ {
+		if id, ev := again.muxChange(); id != "a" || ev.Seq != seq {
+			t.Fatalf("watching again: watch %s seq %d, want a %d", id, ev.Seq, seq)
 		}
 	}
 }
