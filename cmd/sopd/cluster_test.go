@@ -23,7 +23,7 @@ func TestClusterFailover(t *testing.T) {
 		t.Skip("builds the binary and runs processes; skipped with -short")
 	}
 	redis := faults.StartRedis(t).Addr
-	srv, err := journal.StartServer(journal.ServerOptions{Dir: t.TempDir(), Listen: freeAddr(t)})
+	srv, err := journal.StartServer(journal.ServerOptions{Dir: t.TempDir(), Listen: faults.FreeAddr(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestClusterFailover(t *testing.T) {
 	}
 	nodes := make([]*node, 2)
 	for i := range nodes {
-		n := &node{addr: freeAddr(t), data: filepath.Join(t.TempDir(), "data")}
+		n := &node{addr: faults.FreeAddr(t), data: filepath.Join(t.TempDir(), "data")}
 		c, err := client.New("http://"+n.addr, client.Options{})
 		if err != nil {
 			t.Fatal(err)

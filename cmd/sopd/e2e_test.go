@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sopd/sop/faults"
 
 	"github.com/sopd/sop/client"
 )
@@ -50,16 +51,6 @@ func cleanEnv(extra ...string) []string {
 		}
 	}
 	return append(env, extra...)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // daemon is one `sopd serve` child process.
@@ -212,14 +203,14 @@ func TestEndToEnd(t *testing.T) {
 	}
 	bin := buildSopd(t)
 	data := filepath.Join(t.TempDir(), "data")
-	addr := freeAddr(t)
+	addr := faults.FreeAddr(t)
 	c := cli{bin: bin, endpoint: "http://" + addr}
 
 	// Refusals happen before anything starts.
 	if msg := c.fails(t, "serve", "--data", data, "--http", "0.0.0.0:"+strings.Split(addr, ":")[1]); !strings.Contains(msg, "--auth-tokens") {
 		t.Errorf("serve on 0.0.0.0 without auth: %s", msg)
 	}
-	if msg := c.fails(t, "serve", "--data", data, "--redis-url", "redis://"+freeAddr(t)); !strings.Contains(msg, "cannot reach Redis") {
+	if msg := c.fails(t, "serve", "--data", data, "--redis-url", "redis://"+faults.FreeAddr(t)); !strings.Contains(msg, "cannot reach Redis") {
 		t.Errorf("serve with --redis-url where no Redis listens: %s", msg)
 	}
 	if msg := c.fails(t, "status"); !strings.Contains(msg, "is sopd serve running") {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sopd/sop/faults"
+
 	"github.com/sopd/sop"
 	"github.com/sopd/sop/journal"
 )
@@ -15,7 +17,7 @@ import (
 // TestOpenWaitsForTheJournal: serve opens the node again while NATS cannot
 // be reached (a cluster restarting), instead of exiting at the first try.
 func TestOpenWaitsForTheJournal(t *testing.T) {
-	addr := freeAddr(t)
+	addr := faults.FreeAddr(t)
 	started := make(chan *journal.Server, 1)
 	go func() {
 		time.Sleep(1500 * time.Millisecond)

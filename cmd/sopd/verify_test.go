@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sopd/sop/faults"
+
 	"github.com/sopd/sop"
 	"github.com/sopd/sop/client"
 )
@@ -15,7 +17,7 @@ import (
 func TestVerifyCommand(t *testing.T) {
 	clearEnv(t)
 	ctx := t.Context()
-	natsAddr := freeAddr(t)
+	natsAddr := faults.FreeAddr(t)
 	a, urlA, _ := serveNode(t, sop.Options{Dir: t.TempDir(), NATSListen: natsAddr})
 	putItems(t, a, 3)
 	// b replays a's journal when it opens.
