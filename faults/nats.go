@@ -58,10 +58,31 @@ func StartNATS(t TB, n int) *NATS {
 	}
 	for _, s := range c.Servers {
 		if err := s.WaitHealthy(60 * time.Second); err != nil {
-			t.Fatal(err)
+			t.Fatal(fmt.Sprintf("%v\n%s", err, c.describe()))
 		}
 	}
 	return c
+}
+
+// describe is every server's state and the last lines of its log without
+// the health check's repeated warnings, for a cluster that did not form.
+func (c *NATS) describe() string {
+	var b strings.Builder
+	for _, s := range c.Servers {
+		state := "running"
+		if !s.p.running() {
+			state = "exited"
+		}
+		var kept []string
+		for _, line := range strings.Split(s.Log(), "\n") {
+			if !strings.Contains(line, "Healthcheck failed") {
+				kept = append(kept, line)
+			}
+		}
+		fmt.Fprintf(&b, "--- nats %s (client %s, route %s, monitor %s): %s\n%s\n",
+			s.Name, s.ClientAddr, s.ClusterAddr, s.MonitorAddr, state, tail(strings.Join(kept, "\n"), 40))
+	}
+	return b.String()
 }
 
 // URL is the cluster's client URLs, comma-separated (for --nats-url).

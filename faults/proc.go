@@ -13,6 +13,7 @@ package faults
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -146,16 +147,40 @@ func cleanEnv() []string {
 	return env
 }
 
-// FreeAddr returns a free loopback address.
+// FreeAddr returns a free loopback address for a process the harness
+// starts later. The port comes from below the kernel's ephemeral range
+// (32768 and up on Linux), so no outgoing connection and no other test
+// process binding port 0 can take it between now and the process's bind,
+// and the same port is never handed out twice in one test process (a
+// cluster asks for nine at once).
 func FreeAddr(t TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	freeMu.Lock()
+	defer freeMu.Unlock()
+	for range 1000 {
+		port := freeLow + rand.IntN(freeHigh-freeLow)
+		if freeGiven[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // in use
+		}
+		ln.Close()
+		freeGiven[port] = true
+		return ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free loopback port in 1000 tries")
+	return ""
 }
+
+// The range FreeAddr picks from, and the ports it gave out.
+const freeLow, freeHigh = 20000, 32000
+
+var (
+	freeMu    sync.Mutex
+	freeGiven = map[int]bool{}
+)
 
 // waitListening waits until addr accepts connections or p exits.
 func waitListening(p *proc, addr string, within time.Duration) error {
