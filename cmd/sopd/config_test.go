@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -164,6 +165,11 @@ func TestServeBadValues(t *testing.T) {
 		{name: "nats url", args: []string{"--nats-url", "10.0.0.1:4222"}, want: []string{"--nats-url", "nats://"}},
 		{name: "nats url scheme", args: []string{"--nats-url", "http://10.0.0.1:4222"}, want: []string{"--nats-url", "scheme"}},
 		{name: "node id", args: []string{"--node-id", "a b"}, want: []string{"--node-id", "node id"}},
+		{name: "advertise no scheme", args: []string{"--advertise", "node1:7070"}, want: []string{"--advertise", "http:// or https://"}},
+		{name: "advertise scheme", env: map[string]string{"SOP_ADVERTISE": "nats://node1:7070"}, want: []string{"SOP_ADVERTISE", "http:// or https://"}},
+		{name: "advertise no host", file: "advertise: http://:7070", want: []string{"key advertise", "no host"}},
+		{name: "advertise query", args: []string{"--advertise", "http://node1:7070/?x=1"}, want: []string{"--advertise", "query"}},
+		{name: "advertise every interface", args: []string{"--advertise", "http://0.0.0.0:7070"}, want: []string{"--advertise", "every interface"}},
 		{name: "log level", env: map[string]string{"SOP_LOG_LEVEL": "loud"}, want: []string{"SOP_LOG_LEVEL", "debug, info, warn, error"}},
 		{name: "log format", args: []string{"--log-format", "xml"}, want: []string{"--log-format", "text, json"}},
 		{name: "empty data", args: []string{"--data", ""}, want: []string{"--data", "empty"}},
@@ -226,6 +232,39 @@ func TestServeBadValues(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServeAdvertise: the URL a node announces is --advertise as given,
+// else its scheme and listen address, with the hostname for a listener
+// on every interface.
+func TestServeAdvertise(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args   []string
+		listen string
+		want   string
+	}{
+		{args: []string{"--advertise", "https://node1.example.com:7070/"}, listen: "127.0.0.1:7070", want: "https://node1.example.com:7070"},
+		{args: []string{"--advertise", "http://10.0.0.7:7070/sop"}, listen: "0.0.0.0:7070", want: "http://10.0.0.7:7070/sop"},
+		{listen: "127.0.0.1:7071", want: "http://127.0.0.1:7071"},
+		{listen: "[::]:7072", want: "http://" + net.JoinHostPort(host, "7072")},
+		{listen: "0.0.0.0:7073", want: "http://" + net.JoinHostPort(host, "7073")},
+	} {
+		c, err := loadServe(t, nil, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr, err := net.ResolveTCPAddr("tcp", tc.listen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.advertiseURL(addr); got != tc.want {
+			t.Errorf("%v listening on %s: advertises %q, want %q", tc.args, tc.listen, got, tc.want)
+		}
 	}
 }
 

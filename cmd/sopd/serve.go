@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -33,6 +34,7 @@ type serveConfig struct {
 	passiveData         string
 	injectIOFaults      string
 	http                string
+	advertise           string
 	natsURL             string
 	natsListen          string
 	journalReplicas     int
@@ -84,6 +86,7 @@ func (c *serveConfig) flags() []serveFlag {
 		{"data", "SOP_DATA", "data directory: page files, checkpoints, the embedded journal, local snapshots", str(&c.data)},
 		{"passive-data", "SOP_PASSIVE_DATA", "passive data directory, on another volume: on a permanent I/O error (EIO, ENOSPC, ...) in --data the node gives up its leases and rebuilds its state here by snapshot and journal replay, then serves again ([Failover] in the log); empty: such a node stops serving and reports not ready", str(&c.passiveData)},
 		{"http", "SOP_HTTP", "HTTP API address; a non-loopback address needs --auth-tokens", str(&c.http)},
+		{"advertise", "SOP_ADVERTISE", "URL at which other nodes and clients reach this node's HTTP API, announced to the cluster (GET /v1/status members; clients that send writes to a domain's leader use it), e.g. https://node1.example.com:7070; empty: http(s):// and the address --http listens on, with this machine's hostname when that is every interface", str(&c.advertise)},
 		{"nats-url", "SOP_NATS_URL", "an existing NATS JetStream cluster (comma-separated URLs); empty: the embedded server", str(&c.natsURL)},
 		{"nats-listen", "SOP_NATS_LISTEN", "client address of the embedded NATS server, for standard NATS tools; empty: in-process only", str(&c.natsListen)},
 		{"journal-replicas", "SOP_JOURNAL_REPLICAS", "replicas of each domain's journal stream (and of the snapshot bucket) created on --nats-url: 3 in a production cluster of three or more NATS servers", &intValue{p: &c.journalReplicas, min: 1, max: 5}},
@@ -207,6 +210,9 @@ func (c *serveConfig) check() error {
 	if err := c.checkHTTP(); err != nil {
 		return err
 	}
+	if err := checkAdvertise(c.advertise); err != nil {
+		return fmt.Errorf("%s: %w", src("advertise"), err)
+	}
 	if err := c.snap.check(c.s); err != nil {
 		return err
 	}
@@ -267,6 +273,48 @@ func checkAddr(addr string, optional bool) error {
 		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
 	}
 	return nil
+}
+
+// checkAdvertise checks an advertised URL: http or https, a host, perhaps
+// a path prefix, nothing else.
+func checkAdvertise(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a URL: give e.g. https://node1.example.com:7070", s)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q: scheme %q: use http:// or https://", s, u.Scheme)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("%q names no host: give e.g. https://node1.example.com:7070", s)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%q: user info, a query or a fragment has no place in it", s)
+	case net.ParseIP(u.Hostname()) != nil && net.ParseIP(u.Hostname()).IsUnspecified():
+		return fmt.Errorf("%q names every interface, which no other machine can reach: give this node's name or address", s)
+	}
+	return nil
+}
+
+// advertiseURL is the URL the node announces: --advertise, or the scheme
+// and the address it listens on (ln), with the machine's hostname in place
+// of an address that is every interface.
+func (c *serveConfig) advertiseURL(ln net.Addr) string {
+	if c.advertise != "" {
+		return strings.TrimSuffix(c.advertise, "/")
+	}
+	scheme := "http"
+	if c.cert != nil {
+		scheme = "https"
+	}
+	host, port, _ := net.SplitHostPort(ln.String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if name, err := os.Hostname(); err == nil && name != "" {
+			host = name
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // checkNATSURL checks a comma-separated list of NATS server URLs.
@@ -396,7 +444,7 @@ func serve(ctx context.Context, cfg *serveConfig, st *streams) error {
 		return fmt.Errorf("listen on %s: %w (is another sopd running? choose another --http)", cfg.http, err)
 	}
 	defer ln.Close()
-	db, closeSnaps, err := openDB(ctx, cfg, log)
+	db, closeSnaps, err := openDB(ctx, cfg, cfg.advertiseURL(ln.Addr()), log)
 	if err != nil {
 		return err
 	}
@@ -463,17 +511,14 @@ func serve(ctx context.Context, cfg *serveConfig, st *streams) error {
 
 // openDB opens the snapshot store the flags name, then the node's DB; the
 // returned func closes the store, after the DB.
-func openDB(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*sop.DB, func() error, error) {
+func openDB(ctx context.Context, cfg *serveConfig, advertise string, log *slog.Logger) (*sop.DB, func() error, error) {
 	snaps, closeSnaps, err := cfg.snap.open(ctx, cfg.data, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	opts := cfg.dbOptions(log)
 	opts.Snapshots = snaps
-	opts.Advertise = "http://" + cfg.http
-	if cfg.tlsCert != "" {
-		opts.Advertise = "https://" + cfg.http
-	}
+	opts.Advertise = advertise
 	if cfg.redisURL != "" {
 		leases, err := redislock.New(ctx, cfg.redis)
 		if err != nil {
