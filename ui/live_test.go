@@ -64,8 +64,15 @@ func TestUIJournalSnapshotsStatus(t *testing.T) {
 	last := n.put("users", "bob", `{"name":"Bob"}`)
 	p := newPage(t)
 
+	st, err := n.c.Status(context.Background())
+	if err != nil || len(st.Domains) == 0 {
+		t.Fatalf("status: %+v, %v", st, err)
+	}
 	p.open(n, "#/d/default/journal")
 	p.waitText("#journal-last", strconv.FormatUint(last, 10))
+	if got, want := eval[string](p, `document.querySelector("#journal-first").textContent`), strconv.FormatUint(st.Domains[0].JournalFirstSeq, 10); got != want {
+		t.Errorf("journal's first seq shown: %s, want %s", got, want)
+	}
 	p.waitText(`#journal tr[data-seq="`+strconv.FormatUint(last, 10)+`"]`, "put users bob")
 	p.waitText("#journal", "create_store users")
 
