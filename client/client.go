@@ -28,13 +28,23 @@ type Options struct {
 	// (for example a private CA's RootCAs). It cannot be combined with
 	// HTTPClient.
 	TLSConfig *tls.Config
+	// WriteToLeader sends each write (Put, Delete, PutDoc, Txn) straight
+	// to its domain's leader, found through the endpoint's GET /v1/status
+	// (the nodes' --advertise URLs), instead of through the endpoint, which
+	// would forward it: one hop less. Reads still go to the endpoint and,
+	// unless given MinSeq or Linearizable, wait there for the client's last
+	// write of the domain, so the client reads its own writes. The Token
+	// and TLS settings are used for every node. See leader.go for the
+	// details.
+	WriteToLeader bool
 }
 
 // Client is a connection to one sopd node. It is safe for concurrent use.
 type Client struct {
-	base  string // scheme://host[:port][/prefix], no trailing slash
-	token string
-	hc    *http.Client
+	base    string // scheme://host[:port][/prefix], no trailing slash
+	token   string
+	hc      *http.Client
+	leaders *leaders // with Options.WriteToLeader
 }
 
 // New returns a client of the node at endpoint, for example
@@ -63,7 +73,11 @@ func New(endpoint string, opts Options) (*Client, error) {
 		t.TLSClientConfig = opts.TLSConfig
 		hc = &http.Client{Transport: t, CheckRedirect: noRedirects}
 	}
-	return &Client{base: strings.TrimSuffix(u.String(), "/"), token: opts.Token, hc: hc}, nil
+	c := &Client{base: strings.TrimSuffix(u.String(), "/"), token: opts.Token, hc: hc}
+	if opts.WriteToLeader {
+		c.leaders = &leaders{self: c}
+	}
+	return c, nil
 }
 
 // noRedirects makes a redirect an error answer: the API never redirects

@@ -32,6 +32,13 @@
 // not be built) fails before any request with an error wrapping
 // ErrBadRequest.
 //
+// # Clusters
+//
+// Any node of a cluster takes any request: a follower forwards writes to
+// the domain's leader. With Options.WriteToLeader the client sends writes
+// to the leader itself (learned from GET /v1/status) and keeps reading
+// from its endpoint, where reads wait for its last write.
+//
 // # Retries
 //
 // The client retries nothing except a Watcher's dropped connection. A write

@@ -74,8 +74,8 @@ func (c *Client) Get(ctx context.Context, domain, store string, key Key, opts ..
 	}
 	o := last(opts)
 	q := url.Values{}
-	if o.MinSeq > 0 {
-		q.Set("min_seq", strconv.FormatUint(o.MinSeq, 10))
+	if n := c.readSeq(domain, o.MinSeq, o.Linearizable); n > 0 {
+		q.Set("min_seq", strconv.FormatUint(n, 10))
 	}
 	if o.Linearizable {
 		q.Set("linearizable", "true")
@@ -99,7 +99,7 @@ func (c *Client) Put(ctx context.Context, domain, store string, key Key, value j
 		return 0, err
 	}
 	r := request{method: http.MethodPut, path: itemPath(domain, store, key), query: q, body: value, header: idempotency(o.IdempotencyKey)}
-	return c.seq(ctx, r)
+	return c.seq(ctx, domain, r)
 }
 
 // Delete removes key from store and returns the commit's seq. Deleting an
@@ -114,7 +114,7 @@ func (c *Client) Delete(ctx context.Context, domain, store string, key Key, opts
 		q.Set("if_version", strconv.FormatUint(o.IfVersion, 10))
 	}
 	r := request{method: http.MethodDelete, path: itemPath(domain, store, key), query: q, header: idempotency(o.IdempotencyKey)}
-	return c.seq(ctx, r)
+	return c.seq(ctx, domain, r)
 }
 
 // PutDoc puts JSON object doc into store, which must have an index, under
@@ -133,7 +133,7 @@ func (c *Client) PutDoc(ctx context.Context, domain, store string, doc json.RawM
 		Seq uint64 `json:"seq"`
 		Key Key    `json:"key"`
 	}
-	_, err = c.call(ctx, r, &out)
+	err = c.write(ctx, domain, r, &out, func() uint64 { return out.Seq })
 	return out.Seq, out.Key, err
 }
 
@@ -153,11 +153,12 @@ func putQuery(opts []PutOptions) (url.Values, PutOptions, error) {
 	return q, o, nil
 }
 
-func (c *Client) seq(ctx context.Context, r request) (uint64, error) {
+// seq sends a write of domain whose answer is its seq.
+func (c *Client) seq(ctx context.Context, domain string, r request) (uint64, error) {
 	var out struct {
 		Seq uint64 `json:"seq"`
 	}
-	_, err := c.call(ctx, r, &out)
+	err := c.write(ctx, domain, r, &out, func() uint64 { return out.Seq })
 	return out.Seq, err
 }
 
@@ -181,6 +182,10 @@ type ScanOptions struct {
 	// PageSize is the most items per request (the server's default when 0,
 	// 100; at most 1000).
 	PageSize int
+	// MinSeq and Linearizable make the node wait before it reads the first
+	// page, as GetOptions' do.
+	MinSeq       uint64
+	Linearizable bool
 }
 
 // maxPage is the server's largest page.
@@ -199,6 +204,12 @@ func (c *Client) Scan(ctx context.Context, domain, store string, opts ScanOption
 			return
 		}
 		p := path("domains", domain, "stores", store, "items")
+		if n := c.readSeq(domain, opts.MinSeq, opts.Linearizable); n > 0 {
+			q.Set("min_seq", strconv.FormatUint(n, 10))
+		}
+		if opts.Linearizable {
+			q.Set("linearizable", "true")
+		}
 		left := opts.Limit
 		for {
 			if n := opts.pageSize(left); n > 0 {

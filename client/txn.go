@@ -83,6 +83,6 @@ func (c *Client) TxnJSON(ctx context.Context, domain string, body json.RawMessag
 	}
 	var res TxnResult
 	r := request{method: http.MethodPost, path: path("domains", domain, "txn"), body: body, header: idempotency(idempotencyKey)}
-	_, err := c.call(ctx, r, &res)
+	err := c.write(ctx, domain, r, &res, func() uint64 { return res.Seq })
 	return res, err
 }

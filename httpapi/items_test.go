@@ -198,6 +198,18 @@ func TestReadYourWrites(t *testing.T) {
 	if r.header.Get("Retry-After") == "" {
 		t.Error("not_ready without Retry-After")
 	}
+	// A scan's page waits the same way.
+	var page struct{ Items []item }
+	e.must(http.StatusOK, "GET", "/v1/domains/default/stores/s/items?min_seq="+strconv.FormatUint(seq, 10), nil).decode(t, &page)
+	if len(page.Items) != 1 || page.Items[0].Version != seq {
+		t.Errorf("min_seq scan: %+v, want k at version %d", page.Items, seq)
+	}
+	e.must(http.StatusOK, "GET", "/v1/domains/default/stores/s/items?linearizable=true&limit=5", nil).decode(t, &page)
+	if len(page.Items) != 1 || page.Items[0].Version != seq {
+		t.Errorf("linearizable scan: %+v, want k at version %d", page.Items, seq)
+	}
+	e.fails(http.StatusServiceUnavailable, "not_ready", "GET", "/v1/domains/default/stores/s/items?min_seq="+strconv.FormatUint(seq+1000, 10)+"&timeout=50ms", nil)
+	e.fails(http.StatusBadRequest, "bad_param", "GET", "/v1/domains/default/stores/s/items?min_seq=x", nil)
 	e.fails(http.StatusBadRequest, "bad_param", "GET", itemPath("s", "k")+"?min_seq=1&timeout=61s", nil)
 	e.fails(http.StatusBadRequest, "bad_param", "GET", itemPath("s", "k")+"?min_seq=1&timeout=0s", nil)
 	e.fails(http.StatusBadRequest, "bad_param", "GET", itemPath("s", "k")+"?min_seq=-1", nil)

@@ -27,7 +27,7 @@ type scanPage struct {
 // cursor. The page is read in one transaction.
 func (s *Server) scan(w http.ResponseWriter, r *http.Request) error {
 	domain, store := r.PathValue("d"), r.PathValue("s")
-	p, err := queryParams(r, "prefix", "start", "end", "limit", "reverse", "cursor")
+	p, err := queryParams(r, "prefix", "start", "end", "limit", "reverse", "cursor", "min_seq", "linearizable", "timeout")
 	if err != nil {
 		return err
 	}
@@ -59,6 +59,9 @@ func (s *Server) scan(w http.ResponseWriter, r *http.Request) error {
 		if rng, err = resume(rng, text, scope); err != nil {
 			return err
 		}
+	}
+	if err := s.awaitApplied(r.Context(), domain, p); err != nil {
+		return err
 	}
 	page, err := s.readPage(r, k, rng, int(limit))
 	if err != nil {

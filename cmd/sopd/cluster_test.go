@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +113,31 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatalf("the follower reads its forwarded write: %+v, %v", it, err)
 	}
 
+	// A client of the follower that writes to the leader: the follower
+	// serves none of its writes, and it reads them on the follower.
+	direct, err := client.New("http://"+follower.addr, client.Options{WriteToLeader: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		key := fmt.Sprintf("direct%d", i)
+		seq, err := direct.Put(ctx, "default", "s", client.StringKey(key), json.RawMessage(`4`))
+		if err != nil {
+			t.Fatalf("write to the leader: %v", err)
+		}
+		acked[key] = seq
+		if it, err := direct.Get(ctx, "default", "s", client.StringKey(key)); err != nil || it.Version != seq {
+			t.Fatalf("the follower reads the write made on the leader: %+v, %v", it, err)
+		}
+	}
+	const putRoute = `route="PUT /v1/domains/{d}/stores/{s}/items/{key}"`
+	if n := counter(t, follower.addr, "sop_http_requests_total", putRoute); n != 1 {
+		t.Fatalf("the follower served %v item PUTs, want 1 (the one forwarded above)", n)
+	}
+	if n := counter(t, leader.addr, "sop_http_requests_total", putRoute); n != 35 {
+		t.Fatalf("the leader served %v item PUTs, want 35", n)
+	}
+
 	leader.d.cmd.Process.Kill()
 	<-leader.d.done
 	killed := time.Now()
@@ -119,6 +148,11 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	acked["after"] = seq
+	// The client that wrote to the old leader cannot reach it and writes
+	// through its endpoint, now the leader.
+	if acked["direct-after"], err = direct.Put(ctx, "default", "s", client.StringKey("direct-after"), json.RawMessage(`5`)); err != nil {
+		t.Fatalf("write after the leader it knew died: %v", err)
+	}
 	for key, want := range acked {
 		it, err := follower.c.Get(ctx, "default", "s", client.StringKey(key))
 		if err != nil || it.Version != want {
@@ -134,6 +168,32 @@ func TestClusterFailover(t *testing.T) {
 		s2, h2, err2 := leader.c.Hash(ctx, "default")
 		return err1 == nil && err2 == nil && s1 == s2 && string(h1) == string(h2)
 	})
+}
+
+// counter is the sum of a counter's values on the node at addr over the
+// series whose labels contain label.
+func counter(t *testing.T, addr, name, label string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, name+"{") && strings.Contains(line, label) {
+			f, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			sum += f
+		}
+	}
+	return sum
 }
 
 // waitUntil polls cond for up to 30 seconds.
