@@ -195,6 +195,13 @@ func (p *page) waitText(sel, s string) {
 		fmt.Sprintf(`(document.querySelector(%s)?.textContent || "").includes(%s)`, js(sel), js(s)))
 }
 
+// waitExact waits until the element sel exists and its text is s.
+func (p *page) waitExact(sel, s string) {
+	p.t.Helper()
+	p.until(fmt.Sprintf("wait for %s to read %q", sel, s),
+		fmt.Sprintf(`document.querySelector(%s)?.textContent === %s`, js(sel), js(s)))
+}
+
 // waitVisible waits until sel is visible.
 func (p *page) waitVisible(sel string) {
 	p.t.Helper()
@@ -254,8 +261,16 @@ func newNode(t *testing.T, tokens, adminToken string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveNode(t, db, tokens, adminToken)
+}
+
+// serveNode serves db's API, with the UI, until the test ends, and then
+// closes db.
+func serveNode(t *testing.T, db *sop.DB, tokens, adminToken string) *node {
+	t.Helper()
 	var opts httpapi.Options
 	if tokens != "" {
+		var err error
 		if opts.Tokens, err = httpapi.ParseTokens(strings.NewReader(tokens), "tokens"); err != nil {
 			t.Fatal(err)
 		}

@@ -38,7 +38,7 @@ function domainRow(d) {
   return h("tr", { class: "domain-status", dataset: { domain: d.name } },
     h("td", {}, d.name),
     h("td", { class: "role" }, badge(true, d.role)),
-    h("td", { class: "num" }, String(d.applied_seq)),
+    h("td", { class: "num applied" }, String(d.applied_seq)),
     h("td", { class: "num" }, `${d.journal_first_seq}–${d.journal_last_seq}`),
     h("td", { class: "num lag" }, String(lag)),
     h("td", { class: "num" }, d.snapshot_seq ? String(d.snapshot_seq) : "none"),
@@ -67,10 +67,10 @@ function render(st, live, ready) {
     h("h2", {}, "Cluster members"),
     members.length ? h("table", { id: "members", class: "grid" },
       h("thead", {}, h("tr", {}, h("th", {}, "Node"), h("th", {}, "Address"), h("th", {}, "Roles"), h("th", {}, "Last seen"))),
-      h("tbody", {}, members.map((m) => h("tr", { class: m.node === st.node ? "member self" : "member" },
+      h("tbody", {}, members.map((m) => h("tr", { class: m.node === st.node ? "member self" : "member", dataset: { node: m.node } },
         h("td", {}, m.node + (m.node === st.node ? " (this node)" : "")),
-        h("td", {}, m.advertise || ""),
-        h("td", {}, Object.entries(m.roles || {}).map(([d, r]) => `${d}: ${r}`).join(", ")),
+        h("td", { class: "address" }, m.advertise || ""),
+        h("td", { class: "roles" }, Object.entries(m.roles || {}).map(([d, r]) => `${d}: ${r}`).join(", ")),
         h("td", {}, m.last_seen ? age(m.last_seen) : "")))))
       : h("p", { id: "members", class: "empty" }, "This node reports no members (standalone)."),
   ];
