@@ -37,17 +37,21 @@ test:
 		set -x; cd bench && $(GO) build -o /dev/null ./... && $(GO) vet ./...; \
 	fi
 
-## test-fault: the fault suite alone (faults/): FAULTS=short (default, the schedule
-## `make test` runs) or FAULTS=long (five times the faults)
+## test-fault: the fault schedule alone (TestFaultSchedule in faults/): FAULTS=short
+## (default, the schedule `make test` runs) or FAULTS=long (five times the faults). The
+## single-fault tests of faults/cluster_test.go (TestKillLeaderUnderLoad and the like)
+## run under `make test` only. Redis must be there: SOP_REQUIRE_REDIS=1 fails the run
+## instead of skipping it when redis-server is missing.
 test-fault:
 	scripts/test-deps.sh
-	SOP_FAULTS=$(FAULTS) $(GO) test -count=1 -timeout 0 -v -run 'TestFaultSchedule' ./faults
+	SOP_REQUIRE_REDIS=1 SOP_FAULTS=$(FAULTS) $(GO) test -count=1 -timeout 0 -v -run 'TestFaultSchedule' ./faults
 
 ## soak: random faults for DURATION (default 30m) under the fault suite's workloads, then
-## its checks and summary (e.g. make soak DURATION=2h)
+## its checks and summary (e.g. make soak DURATION=2h); like test-fault, fails without
+## redis-server
 soak:
 	scripts/test-deps.sh
-	SOP_SOAK=$(DURATION) $(GO) test -count=1 -timeout 0 -v -run 'TestFaultSchedule' ./faults
+	SOP_REQUIRE_REDIS=1 SOP_SOAK=$(DURATION) $(GO) test -count=1 -timeout 0 -v -run 'TestFaultSchedule' ./faults
 
 ## test-race: run every test under the race detector
 test-race:

@@ -93,6 +93,10 @@ func NewInjector(c *Cluster, leaseTTL time.Duration, seed uint64) *Injector {
 // Done is how many faults of each kind were injected.
 func (in *Injector) Done() Counts { return in.done }
 
+// Outage is how long Pause stops the leader and Cut cuts it off: 2.5 lease
+// times, so that its lease runs out and another node takes over.
+func (in *Injector) Outage() time.Duration { return in.LeaseTTL * 5 / 2 }
+
 // Inject injects one fault and waits until domain default has one leader
 // again; it returns a line describing what happened.
 func (in *Injector) Inject(ctx context.Context, f Fault) (string, error) {
@@ -131,16 +135,16 @@ func (in *Injector) Inject(ctx context.Context, f Fault) (string, error) {
 		if err := leader.Pause(); err != nil {
 			return "", err
 		}
-		time.Sleep(in.LeaseTTL * 5 / 2)
+		time.Sleep(in.Outage())
 		if err := leader.Resume(); err != nil {
 			return "", err
 		}
-		what = fmt.Sprintf("paused leader %s for %v", leader.Name, in.LeaseTTL*5/2)
+		what = fmt.Sprintf("paused leader %s for %v", leader.Name, in.Outage())
 	case Cut:
 		leader.Cut()
-		time.Sleep(in.LeaseTTL * 5 / 2)
+		time.Sleep(in.Outage())
 		leader.Heal()
-		what = fmt.Sprintf("cut leader %s off from NATS and Redis for %v", leader.Name, in.LeaseTTL*5/2)
+		what = fmt.Sprintf("cut leader %s off from NATS and Redis for %v", leader.Name, in.Outage())
 	case DiskError:
 		victim := leader
 		if in.failed[victim] || victim.Passive == "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +24,9 @@ import (
 // after another. Then: linearizability (porcupine), the bank (total
 // constant, every acknowledged transfer exactly once), every watcher's
 // stream against the journal, convergence, and one leader at a time in
-// the journal.
+// the journal; and enough work for those checks to count (tooLittle: at
+// least 1000 register operations, transfers acknowledged and failed,
+// events on every watcher).
 //
 // The schedule: faults.ShortCounts by default (10 leader kills, 5 NATS
 // server kills, 3 Redis restarts, 5 pauses past the lease, 3 network
@@ -148,7 +151,8 @@ func TestFaultSchedule(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := append(purged, rest...)
-	for _, r := range faults.StopStreams(stopWatch, watchers, want, time.Minute) {
+	streams := faults.StopStreams(stopWatch, watchers, want, time.Minute)
+	for _, r := range streams {
 		sum.AddStream(r)
 	}
 	hash, convErr := c.WaitConverged(ctx, "default", time.Minute)
@@ -175,6 +179,98 @@ func TestFaultSchedule(t *testing.T) {
 		}
 		t.Fatalf("the fault suite found violations:\n%s\nleader entries: %v\n%s", report, leaderErr,
 			c.SaveLogs(filepath.Join(os.TempDir(), fmt.Sprintf("sop-faults-%d", seed))))
+	}
+	if little := tooLittle(sum, streams, len(c.Nodes)); len(little) > 0 {
+		t.Fatalf("the workloads did too little for the checks to show anything:\n%s\n%s",
+			strings.Join(little, "\n"), report)
+	}
+}
+
+// minOps is the fewest register operations a run must check: a short run
+// checks about 4000.
+const minOps = 1000
+
+// tooLittle lists what shows that the workloads of a run on nodes nodes
+// did too little for its checks to mean anything (a run without
+// operations has no violations either): fewer than minOps register
+// operations, no acknowledged or no failed transfer (the bank checks
+// that the first land once and the second never), a bank check or a
+// watcher missing for a node, a watcher given no events, no convergence
+// check.
+func tooLittle(sum check.Summary, streams []check.StreamResult, nodes int) []string {
+	var out []string
+	if l := sum.Linearizability; l.Ops < minOps {
+		out = append(out, fmt.Sprintf("linearizability: %d ops checked, want at least %d", l.Ops, minOps))
+	}
+	if b := sum.Bank; b.Runs != nodes || b.Acknowledged == 0 || b.Failed == 0 {
+		out = append(out, fmt.Sprintf("bank: %d runs on %d nodes, %d transfers acknowledged and %d failed: want a run per node, both counts above 0",
+			b.Runs, nodes, b.Acknowledged, b.Failed))
+	}
+	if len(streams) != nodes {
+		out = append(out, fmt.Sprintf("change streams: %d watchers on %d nodes", len(streams), nodes))
+	}
+	for _, r := range streams {
+		if r.Want == 0 || r.Got == 0 {
+			out = append(out, fmt.Sprintf("change streams: watcher %s got %d of %d events, want some", r.Watcher, r.Got, r.Want))
+		}
+	}
+	if sum.Convergence.Checks < 1 {
+		out = append(out, "convergence: not checked")
+	}
+	return out
+}
+
+// TestTooLittle: each shortfall of the workloads is reported, and a run
+// that did its work is not.
+func TestTooLittle(t *testing.T) {
+	busy := func() (check.Summary, []check.StreamResult) {
+		var sum check.Summary
+		sum.Linearizability.Ops = minOps
+		sum.Bank = check.BankStats{Runs: 3, Acknowledged: 1, Failed: 1}
+		sum.Convergence.Checks = 1
+		streams := []check.StreamResult{{Watcher: "n1", Want: 5, Got: 5}, {Watcher: "n2", Want: 5, Got: 5}, {Watcher: "n3", Want: 5, Got: 5}}
+		return sum, streams
+	}
+	if sum, streams := busy(); tooLittle(sum, streams, 3) != nil {
+		t.Fatalf("a busy run reported as idle: %q", tooLittle(sum, streams, 3))
+	}
+	for name, idle := range map[string]func(*check.Summary, *[]check.StreamResult){
+		"few ops":          func(s *check.Summary, _ *[]check.StreamResult) { s.Linearizability.Ops = minOps - 1 },
+		"no acknowledged":  func(s *check.Summary, _ *[]check.StreamResult) { s.Bank.Acknowledged = 0 },
+		"no failed":        func(s *check.Summary, _ *[]check.StreamResult) { s.Bank.Failed = 0 },
+		"a bank run short": func(s *check.Summary, _ *[]check.StreamResult) { s.Bank.Runs = 2 },
+		"a watcher short":  func(_ *check.Summary, w *[]check.StreamResult) { *w = (*w)[:2] },
+		"nothing wanted":   func(_ *check.Summary, w *[]check.StreamResult) { (*w)[1].Want = 0 },
+		"nothing got":      func(_ *check.Summary, w *[]check.StreamResult) { (*w)[2].Got = 0 },
+		"no convergence":   func(s *check.Summary, _ *[]check.StreamResult) { s.Convergence.Checks = 0 },
+	} {
+		sum, streams := busy()
+		idle(&sum, &streams)
+		if got := tooLittle(sum, streams, 3); len(got) != 1 {
+			t.Errorf("%s: reported %q, want one line", name, got)
+		}
+	}
+}
+
+// TestShortCounts: the short schedule has at least the faults the
+// reliability issue asks for, and a pause or cut outlasts the lease.
+func TestShortCounts(t *testing.T) {
+	minimum := faults.Counts{faults.LeaderKill: 10, faults.NATSKill: 5, faults.RedisRestart: 3,
+		faults.Pause: 5, faults.Cut: 3, faults.DiskError: 2}
+	schedule := faults.Counts{}
+	for _, f := range faults.Schedule(faults.ShortCounts, 1) {
+		schedule[f]++
+	}
+	for f, n := range minimum {
+		if faults.ShortCounts[f] < n || schedule[f] < n || faults.ShortCounts.Scale(5)[f] < n {
+			t.Errorf("%s: %d in ShortCounts, %d in its schedule, %d in the long one; the issue asks for at least %d",
+				f, faults.ShortCounts[f], schedule[f], faults.ShortCounts.Scale(5)[f], n)
+		}
+	}
+	for _, ttl := range []time.Duration{time.Second, 3 * time.Second} {
+		if out := faults.NewInjector(nil, ttl, 1).Outage(); out <= ttl {
+			t.Errorf("lease %v: pauses and cuts last %v, want longer than the lease", ttl, out)
+		}
 	}
 }
 

@@ -8,18 +8,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	gotoken "go/token"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sopd/sop"
 	"github.com/sopd/sop/index"
+	"github.com/sopd/sop/ui"
 )
 
 // fuzzLimits are the limits of the fuzz targets' servers: small, so that
@@ -39,28 +46,28 @@ type fuzzEnv struct {
 // fixtures are the stores every fuzz target starts with.
 var fixtures = map[string]index.Spec{"s": nil, "people": {{Name: "last"}, {Name: "age", Desc: true}}}
 
-func newFuzzEnv(f *testing.F) *fuzzEnv {
+func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	// The targets check answers, not durability: no fsync per commit.
-	db, err := sop.Open(context.Background(), sop.Options{Dir: f.TempDir(), JournalSync: sop.SyncInterval})
+	db, err := sop.Open(context.Background(), sop.Options{Dir: tb.TempDir(), JournalSync: sop.SyncInterval})
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
-	f.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() { db.Close() })
 	fe := &fuzzEnv{db: db}
 	if err := fe.restoreFixtures(); err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	tokens, err := ParseTokens(strings.NewReader(tokenFile), "tokens")
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	if fe.open, err = New(db, fuzzLimits); err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	authOpts := fuzzLimits
 	authOpts.Tokens = tokens
 	if fe.auth, err = New(db, authOpts); err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	return fe
 }
@@ -224,13 +231,17 @@ const (
 	rStore
 	rScan
 	rItem
+	rToUI
+	rRoot
+	rTxns
 )
 
 // fuzzRoutes are FuzzRequest's path templates, by route (taken mod their
 // number): each %s takes the next line of the input's path, percent-encoded
 // (a missing line is empty). Mutating a whole path mostly leaves the API's
 // routes, so this keeps most inputs on one; rawPath sends the path as it
-// is, to fuzz routing and path checks too.
+// is, to fuzz routing and path checks too. TestFuzzRoutes checks that
+// they reach every route the server registers.
 var fuzzRoutes = [...]string{
 	rawPath:    "%s",
 	rHealthz:   "/healthz",
@@ -250,6 +261,9 @@ var fuzzRoutes = [...]string{
 	rStore:     "/v1/domains/%s/stores/%s",
 	rScan:      "/v1/domains/%s/stores/%s/items",
 	rItem:      "/v1/domains/%s/stores/%s/items/%s",
+	rToUI:      "/ui",
+	rRoot:      "/",
+	rTxns:      "/v1/domains/%s/txns",
 }
 
 // target is the request's path and query.
@@ -286,6 +300,7 @@ const (
 	patGetItem   = "GET /v1/domains/{d}/stores/{s}/items/{key}"
 	patGetSlash  = "GET /v1/domains/{d}/stores/{s}/items/{$}"
 	patTxn       = "POST /v1/domains/{d}/txn"
+	patTxns      = "POST /v1/domains/{d}/txns"
 	patPutItem   = "PUT /v1/domains/{d}/stores/{s}/items/{key}"
 	patPutSlash  = "PUT /v1/domains/{d}/stores/{s}/items/{$}"
 	patPostItem  = "POST /v1/domains/{d}/stores/{s}/items"
@@ -296,10 +311,12 @@ const (
 	patRebuild   = "POST /v1/domains/{d}/rebuild"
 )
 
-// bodyLimits are the routes that read a JSON body, and its limit.
+// bodyLimits are the routes that read a JSON body, and its limit
+// (TestFuzzRoutes checks both against the server).
 var bodyLimits = map[string]int64{
 	patStore:     fuzzLimits.MaxBodySize,
 	patTxn:       fuzzLimits.MaxBodySize,
+	patTxns:      fuzzLimits.MaxBodySize,
 	patWatchMany: fuzzLimits.MaxBodySize,
 	patPutItem:   int64(fuzzLimits.MaxValueSize),
 	patPutSlash:  int64(fuzzLimits.MaxValueSize),
@@ -354,6 +371,8 @@ func requestSeeds() []fuzzRequest {
 		{method: mHEAD, route: rUI, path: "nope.js"},
 		{method: mGET, path: "/ui"},
 		{method: mGET, path: "/"},
+		{method: mGET, route: rToUI},
+		{method: mGET, route: rRoot},
 		// Domains: there is no DELETE (405), and no body.
 		{method: mGET, route: rDomains},
 		{method: mPUT, route: rDomain, path: "fz"},
@@ -403,6 +422,8 @@ func requestSeeds() []fuzzRequest {
 		{method: mPOST, route: rTxn, path: "default", body: j(`{"txid":"a","success":[{"op":"put","store":"people","value":{"last":"c"}}]}`), header: "Idempotency-Key: b"},
 		{method: mPOST, route: rTxn, path: "default", body: j(`null`)},
 		{method: mPOST, route: rTxn, path: "default", body: j(`{}`), pad: overBody},
+		{method: mPOST, route: rTxns, path: "default", body: j(`{"txns":[{"txid":"t","success":[{"op":"put","store":"s","key":"k","value":1}]},{"compare":[{"store":"s","key":"k","absent":true}]}]}`)},
+		{method: mPOST, route: rTxns, path: "default", body: j(`{"txns":[]}`), pad: overBody},
 		// Watch: the stream is cut after a few milliseconds.
 		{method: mGET, route: rWatch, path: "default", query: "from=1"},
 		{method: mPOST, route: rWatch, path: "default", body: j(`{"watches":[{"id":"a","store":"s","from":1},{"id":"b","store":"people","prefix":["a"],"old_values":true}]}`)},
@@ -722,4 +743,246 @@ func (fe *fuzzEnv) dropStore(t *testing.T, name string) {
 	if w := fe.do("DELETE", "/v1/domains/default/stores/"+esc(name), nil); w.Code != http.StatusOK {
 		t.Fatalf("drop store %s: %d %s", name, w.Code, w.Body)
 	}
+}
+
+// TestFuzzRoutes compares FuzzRequest's hand-written lists with the routes
+// the server registers (registeredPatterns): every route is reached by a
+// template of fuzzRoutes and every template (bar rawPath) reaches a route;
+// bodyLimits names exactly the routes that read a body, each with the
+// limit the server applies.
+func TestFuzzRoutes(t *testing.T) {
+	fe := newFuzzEnv(t)
+	registered := registeredPatterns(t)
+	for _, p := range registered {
+		method, path := patternRequest(p, nil)
+		if got := fe.open.patternOf(method, path); got != p {
+			t.Errorf("%s %s routes to %q, want %q", method, path, got, p)
+		}
+	}
+	reached := map[string]bool{}
+	for route, tmpl := range fuzzRoutes {
+		if route == rawPath {
+			continue
+		}
+		found := fe.open.templatePatterns(tmpl)
+		if len(found) == 0 {
+			t.Errorf("fuzzRoutes[%d] %q reaches no route", route, tmpl)
+		}
+		for _, p := range found {
+			if !slices.Contains(registered, p) {
+				t.Errorf("fuzzRoutes[%d] %q reaches %s, which no s.handle call registers", route, tmpl, p)
+			}
+			reached[p] = true
+		}
+	}
+	for _, p := range registered {
+		if !reached[p] {
+			t.Errorf("route %s: no template of fuzzRoutes reaches it", p)
+		}
+	}
+	fe.checkBodyLimits(t, registered)
+}
+
+// checkBodyLimits fails unless bodyLimits lists exactly the routes among
+// registered (but GET's, which take no body and whose streams would not
+// end) that read a body, with the limit each applies. A route reads its
+// body when a body that is not JSON gets bad_json, on the fixture store
+// "s" (an items/{$} route takes the key "/" there) or "people" (a
+// document POSTed needs an index store); the limit is where the answer
+// turns to too_large.
+func (fe *fuzzEnv) checkBodyLimits(t *testing.T, registered []string) {
+	notJSON := func(n int64) []byte { return append([]byte("{"), bytes.Repeat([]byte(" "), int(n-1))...) }
+	for _, p := range registered {
+		if strings.HasPrefix(p, "GET ") {
+			continue
+		}
+		limit, listed := bodyLimits[p]
+		reads := false
+		for _, values := range []map[string]string{
+			{"{d}": "default", "{s}": "s", "{key}": "k", "{$}": "/"},
+			{"{d}": "default", "{s}": "people", "{key}": `["a",1]`},
+		} {
+			method, path := patternRequest(p, values)
+			if _, answer := fe.answer(t, method, path, []byte("{")); answer != "bad_json" {
+				continue
+			}
+			reads = true
+			if !listed {
+				break
+			}
+			if code, answer := fe.answer(t, method, path, notJSON(limit)); answer != "bad_json" {
+				t.Errorf("%s: a body of %d bytes, its limit in bodyLimits: %d %s, want bad_json", p, limit, code, answer)
+			}
+			if code, answer := fe.answer(t, method, path, notJSON(limit+1)); code != http.StatusRequestEntityTooLarge {
+				t.Errorf("%s: a body of %d bytes, past its limit in bodyLimits: %d %s, want 413", p, limit+1, code, answer)
+			}
+			break
+		}
+		switch {
+		case reads && !listed:
+			t.Errorf("%s reads a body, but bodyLimits lacks it", p)
+		case !reads && listed:
+			t.Errorf("bodyLimits lists %s, which reads no body", p)
+		}
+	}
+	for p := range bodyLimits {
+		if !slices.Contains(registered, p) {
+			t.Errorf("bodyLimits lists %s, which no s.handle call registers", p)
+		}
+	}
+}
+
+// answer serves one request on the open server and gives its status and
+// error code, then restores the fixture stores (a DELETE may drop one).
+func (fe *fuzzEnv) answer(t *testing.T, method, path string, body []byte) (int, string) {
+	t.Helper()
+	w := fe.do(method, path, body)
+	var eb errorBody
+	json.Unmarshal(w.Body.Bytes(), &eb)
+	if err := fe.restoreFixtures(); err != nil {
+		t.Fatal(err)
+	}
+	return w.Code, eb.Error
+}
+
+// patternOf is the pattern of the route that takes method and path, or ""
+// when none does (the mux's own redirects, 404s and 405s included).
+func (s *Server) patternOf(method, path string) string {
+	r, err := http.NewRequest(method, "http://sop"+path, nil)
+	if err != nil || !canonical(r.URL.EscapedPath()) || !s.routed(r) {
+		return ""
+	}
+	_, pattern := s.mux.Handler(r)
+	return pattern
+}
+
+// templatePatterns are the patterns a template of fuzzRoutes reaches with
+// any of fuzzMethods, its %s taking "x", or "x" but the last one empty
+// (what reaches a {$} route).
+func (s *Server) templatePatterns(tmpl string) []string {
+	n := strings.Count(tmpl, "%s")
+	var found []string
+	for _, empty := range []bool{false, true} {
+		args := make([]any, n)
+		for i := range args {
+			args[i] = "x"
+		}
+		if empty && n > 0 {
+			args[n-1] = ""
+		}
+		for _, method := range fuzzMethods {
+			if p := s.patternOf(method, fmt.Sprintf(tmpl, args...)); p != "" && !slices.Contains(found, p) {
+				found = append(found, p)
+			}
+		}
+	}
+	return found
+}
+
+// patternRequest is a request a route of pattern takes: its method, and
+// its path with each wildcard ("{d}", "{$}") replaced by its value in
+// values, escaped; without one, by "x", or by nothing for {$}.
+func patternRequest(pattern string, values map[string]string) (method, path string) {
+	method, path, _ = strings.Cut(pattern, " ")
+	path = regexp.MustCompile(`\{[^}]*\}`).ReplaceAllStringFunc(path, func(w string) string {
+		if v, ok := values[w]; ok {
+			return esc(v)
+		}
+		if w == "{$}" {
+			return ""
+		}
+		return "x"
+	})
+	return method, path
+}
+
+// registeredPatterns are the patterns of every route the package
+// registers, read from its source: the first argument of each s.handle
+// call, a string made of literals, constants of the package (also those
+// declared in a function) and ui.Prefix. A pattern made any other way
+// fails the test, so that no route goes unseen.
+func registeredPatterns(t *testing.T) []string {
+	t.Helper()
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := gotoken.NewFileSet()
+	var files []*ast.File
+	consts := map[string][]ast.Expr{}
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+		ast.Inspect(f, func(n ast.Node) bool {
+			if d, ok := n.(*ast.GenDecl); ok && d.Tok == gotoken.CONST {
+				for _, spec := range d.Specs {
+					vs := spec.(*ast.ValueSpec)
+					for i, id := range vs.Names {
+						if i < len(vs.Values) {
+							consts[id.Name] = append(consts[id.Name], vs.Values[i])
+						}
+					}
+				}
+			}
+			return true
+		})
+	}
+	var fold func(e ast.Expr) (string, error)
+	fold = func(e ast.Expr) (string, error) {
+		switch e := e.(type) {
+		case *ast.BasicLit:
+			if e.Kind == gotoken.STRING {
+				return strconv.Unquote(e.Value)
+			}
+		case *ast.ParenExpr:
+			return fold(e.X)
+		case *ast.BinaryExpr:
+			if e.Op == gotoken.ADD {
+				x, err := fold(e.X)
+				if err != nil {
+					return "", err
+				}
+				y, err := fold(e.Y)
+				return x + y, err
+			}
+		case *ast.Ident:
+			if defs := consts[e.Name]; len(defs) == 1 {
+				return fold(defs[0])
+			}
+		case *ast.SelectorExpr:
+			if x, ok := e.X.(*ast.Ident); ok && x.Name == "ui" && e.Sel.Name == "Prefix" {
+				return ui.Prefix, nil
+			}
+		}
+		return "", fmt.Errorf("%s: cannot read a pattern from %T", fset.Position(e.Pos()), e)
+	}
+	var patterns []string
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			if sel, ok := call.Fun.(*ast.SelectorExpr); !ok || sel.Sel.Name != "handle" || len(call.Args) != 3 {
+				return true
+			}
+			p, err := fold(call.Args[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			patterns = append(patterns, p)
+			return true
+		})
+	}
+	if len(patterns) == 0 {
+		t.Fatal("no s.handle call found: the routes are registered another way")
+	}
+	slices.Sort(patterns)
+	return slices.Compact(patterns)
 }
