@@ -12,9 +12,15 @@ package main
 //	      lease TTL, --log-level info): domain default's journal is an R3 stream and
 //	      one node holds its lease and leads. -clients (64) goroutines each put one
 //	      item at a time with client.Client.Put (HTTP PUT .../items/{key}), goroutine
-//	      i through node i%3, so two thirds of the writes reach a follower, which
-//	      forwards them to the leader over NATS request/reply and answers once it has
-//	      applied the commit itself. Keys are 16 hex digits, values a JSON string of
+//	      i with a client of node i%3. With -write-to leader (the default) the
+//	      clients are made with client.Options.WriteToLeader: each put goes straight
+//	      to the domain's leader, learned from the node's /v1/status. With -write-to
+//	      any each put goes to the client's node, so two thirds of the writes reach
+//	      a follower, which forwards them to the leader over NATS request/reply and
+//	      answers once it has applied the commit itself. With -batch-writes (the
+//	      default) the clients are made with client.Options.BatchWrites: the
+//	      concurrent puts of one client travel together in POST .../txns requests,
+//	      each put still its own transaction, answered when it has committed. Keys are 16 hex digits, values a JSON string of
 //	      256 hex digits (suite http's). Each client of a node keeps up to -clients
 //	      idle keep-alive connections.
 //	peer  three fresh nats-server processes started the same way (the same binary,
@@ -97,8 +103,15 @@ func noteCluster(e *env, sop sopClusterRun, peer r3Run) {
 	c := e.cfg
 	e.note("durability, both sides: acknowledged once the R3 stream's raft quorum (2 of 3 nats-servers) has it in its file store; nats-server default sync (background fsync every 2 min, not per message)")
 	e.note("timing: %v warm-up, then %v measured, per side; each side on fresh processes (starting them untimed)", c.warmup, c.duration)
-	e.note("sop: %d sopd nodes in cluster mode (Redis leases, journal R3 on %d nats-servers), %d HTTP writers spread over the nodes (followers forward to the leader), each putting a 16-hex-digit key and a 258-byte JSON value, one at a time",
-		clusterNodes, clusterNATS, c.clients)
+	route := "straight to the leader (client.Options.WriteToLeader)"
+	if c.writeTo == "any" {
+		route = "through their own node (followers forward to the leader)"
+	}
+	if c.batchPuts {
+		route += ", concurrent puts of a client sent together (client.Options.BatchWrites: POST .../txns, each put its own transaction and answer)"
+	}
+	e.note("sop: %d sopd nodes in cluster mode (Redis leases, journal R3 on %d nats-servers), %d HTTP writers with clients of the nodes in turn, writing %s, each putting a 16-hex-digit key and a 258-byte JSON value, one at a time",
+		clusterNodes, clusterNATS, c.clients, route)
 	if e.runSop() {
 		e.note("sop: journal entry %d bytes; %.1f commits per group commit (the run's last %d); CPU in cores (warm-up and measured window): %s; %v per commit",
 			sop.entry, sop.group, sop.sampled, sop.cpu, sop.cpu.perOp(sop.rate).Round(time.Microsecond))

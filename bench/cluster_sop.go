@@ -39,7 +39,7 @@ type sopClusterRun struct {
 // proxies that function puts in between for network-cut faults (a hop the peer
 // would not have), and runs them with sopd's default lease TTL (not the tests'
 // 1s) and info logging (not debug).
-func startSopCluster(h *harness, clients int) (*sopCluster, error) {
+func startSopCluster(h *harness, clients int, toLeader, batch bool) (*sopCluster, error) {
 	redis := faults.StartRedis(h)
 	c := &faults.Cluster{Redis: redis, NATS: faults.StartNATS(h, clusterNATS)}
 	for i := range clusterNodes {
@@ -55,7 +55,7 @@ func startSopCluster(h *harness, clients int) (*sopCluster, error) {
 	}
 	s := &sopCluster{c: c}
 	for _, n := range c.Nodes {
-		cl, err := client.New("http://"+n.Addr, client.Options{HTTPClient: pooledClient(clients)})
+		cl, err := client.New("http://"+n.Addr, client.Options{HTTPClient: pooledClient(clients), WriteToLeader: toLeader, BatchWrites: batch})
 		if err != nil {
 			return nil, err
 		}
@@ -207,7 +207,7 @@ func (s *sopCluster) sampleJournal(n int) (journalSample, error) {
 // cluster's nodes.
 func sopClusterThroughput(e *env, name string) (run sopClusterRun, err error) {
 	err = withHarness(e, name, "sop", func(h *harness) error {
-		s, err := startSopCluster(h, e.cfg.clients)
+		s, err := startSopCluster(h, e.cfg.clients, e.cfg.writeTo == "leader", e.cfg.batchPuts)
 		if err != nil {
 			return err
 		}

@@ -54,6 +54,8 @@ type config struct {
 	clients    int           // engine: concurrent committers in the throughput cases
 	watchers   int           // http: concurrent watchers in the watch case
 	watchRate  int           // http: commits per second the watch case's writer paces
+	writeTo    string        // cluster: "leader" (client.Options.WriteToLeader) or "any" (followers forward)
+	batchPuts  bool          // cluster: client.Options.BatchWrites
 	replayN    int           // replay: journal entries replayed in the replay case
 	restoreN   int           // replay: keys in the snapshot the restore case restores
 }
@@ -110,6 +112,8 @@ func parseArgs(args []string, stderr io.Writer) (config, []suite, error) {
 	fs.IntVar(&cfg.clients, "clients", 64, "engine: concurrent committers in the throughput cases, and messages per group in the JetStream peer")
 	fs.IntVar(&cfg.watchers, "watchers", 1000, "http: concurrent watchers in the watch-latency case")
 	fs.IntVar(&cfg.watchRate, "watch-rate", 5000, "http: commits per second written while the watchers watch")
+	fs.StringVar(&cfg.writeTo, "write-to", "leader", "cluster: where the writers send their puts: leader (the Go client's WriteToLeader: straight to the domain's leader) or any (through the writer's own node; followers forward)")
+	fs.BoolVar(&cfg.batchPuts, "batch-writes", true, "cluster: the writers' clients send concurrent puts together (the Go client's BatchWrites: POST .../txns, each put still its own transaction and answer)")
 	fs.IntVar(&cfg.replayN, "replay-entries", 100_000, "replay: journal entries the replay case replays (the first creates the store, each other puts one item)")
 	fs.IntVar(&cfg.restoreN, "restore-keys", 1_000_000, "replay: keys in the snapshot the restore case restores")
 	fs.Usage = func() { usage(fs) }
@@ -137,6 +141,9 @@ func parseArgs(args []string, stderr io.Writer) (config, []suite, error) {
 	}
 	if cfg.duration <= 0 || cfg.warmup < 0 || cfg.clients < 1 {
 		return cfg, nil, badUsage(fs, "-duration must be positive, -warmup not negative, -clients at least 1")
+	}
+	if cfg.writeTo != "leader" && cfg.writeTo != "any" {
+		return cfg, nil, badUsage(fs, "-write-to must be leader or any, not %q", cfg.writeTo)
 	}
 	if cfg.engine != "both" && cfg.engine != "sop" && cfg.engine != "peer" {
 		return cfg, nil, badUsage(fs, "-engine must be both, sop or peer, not %q", cfg.engine)

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -37,6 +38,13 @@ type Options struct {
 	// and TLS settings are used for every node. See leader.go for the
 	// details.
 	WriteToLeader bool
+	// BatchWrites sends concurrent writes of one domain (Put, Delete, and
+	// Txn without an IdempotencyKey) together, up to 1000 per request, in
+	// POST /v1/domains/{d}/txns: each still commits or fails on its own and
+	// each call returns its own answer when its transaction has committed.
+	// It pays off with many goroutines writing through one Client; a lone
+	// writer's requests go out at once. See batch.go for the details.
+	BatchWrites bool
 }
 
 // Client is a connection to one sopd node. It is safe for concurrent use.
@@ -45,6 +53,10 @@ type Client struct {
 	token   string
 	hc      *http.Client
 	leaders *leaders // with Options.WriteToLeader
+	batch   bool     // Options.BatchWrites
+
+	batchMu  sync.Mutex
+	batchers map[string]*batcher // domain -> its queue of writes, with batch
 }
 
 // New returns a client of the node at endpoint, for example
@@ -73,7 +85,7 @@ func New(endpoint string, opts Options) (*Client, error) {
 		t.TLSClientConfig = opts.TLSConfig
 		hc = &http.Client{Transport: t, CheckRedirect: noRedirects}
 	}
-	c := &Client{base: strings.TrimSuffix(u.String(), "/"), token: opts.Token, hc: hc}
+	c := &Client{base: strings.TrimSuffix(u.String(), "/"), token: opts.Token, hc: hc, batch: opts.BatchWrites}
 	if opts.WriteToLeader {
 		c.leaders = &leaders{self: c}
 	}

@@ -98,6 +98,10 @@ func (c *Client) Put(ctx context.Context, domain, store string, key Key, value j
 	if err != nil {
 		return 0, err
 	}
+	if c.batch {
+		cond := Compare{Store: store, Key: key, Version: o.IfVersion, Absent: o.IfAbsent}
+		return c.batchedWrite(ctx, domain, OpPut(store, key, value), cond, o.IdempotencyKey)
+	}
 	r := request{method: http.MethodPut, path: itemPath(domain, store, key), query: q, body: value, header: idempotency(o.IdempotencyKey)}
 	return c.seq(ctx, domain, r)
 }
@@ -109,6 +113,9 @@ func (c *Client) Delete(ctx context.Context, domain, store string, key Key, opts
 		return 0, err
 	}
 	o := last(opts)
+	if c.batch {
+		return c.batchedWrite(ctx, domain, OpDelete(store, key), Compare{Store: store, Key: key, Version: o.IfVersion}, o.IdempotencyKey)
+	}
 	q := url.Values{}
 	if o.IfVersion > 0 {
 		q.Set("if_version", strconv.FormatUint(o.IfVersion, 10))

@@ -81,6 +81,9 @@ func (c *Client) TxnJSON(ctx context.Context, domain string, body json.RawMessag
 	if err := checkJSON("transaction", body); err != nil {
 		return TxnResult{}, err
 	}
+	if c.batch && idempotencyKey == "" {
+		return c.batcherFor(domain).commit(ctx, body)
+	}
 	var res TxnResult
 	r := request{method: http.MethodPost, path: path("domains", domain, "txn"), body: body, header: idempotency(idempotencyKey)}
 	err := c.write(ctx, domain, r, &res, func() uint64 { return res.Seq })

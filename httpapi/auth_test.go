@@ -89,6 +89,7 @@ func TestAuth(t *testing.T) {
 		{"PUT", itemPath("s", "k"), "2", RoleWrite},
 		{"DELETE", itemPath("s", "gone"), "", RoleWrite},
 		{"POST", "/v1/domains/default/txn", `{}`, RoleWrite},
+		{"POST", "/v1/domains/default/txns", `{"txns":[{}]}`, RoleWrite},
 		{"POST", "/v1/domains/default/watch", `{"watches":[]}`, RoleRead},
 		{"PUT", "/v1/domains/other", "", RoleAdmin},
 		{"PUT", "/v1/domains/default/stores/t", "", RoleAdmin},

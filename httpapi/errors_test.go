@@ -61,6 +61,7 @@ func TestErrorTable(t *testing.T) {
 		{"PUT", "/v1/domains/nope/stores/s", "", 404, "domain_not_found"},
 		{"DELETE", "/v1/domains/nope/stores/s", "", 404, "domain_not_found"},
 		{"POST", "/v1/domains/nope/txn", "{}", 404, "domain_not_found"},
+		{"POST", "/v1/domains/nope/txns", `{"txns":[{}]}`, 404, "domain_not_found"},
 		{"GET", "/v1/domains/nope/watch", "", 404, "domain_not_found"},
 		{"GET", "/v1/domains/bad.name/watch", "", 400, "bad_name"},
 		{"GET", "/v1/domains/bad.name/stores/s/items/k", "", 400, "bad_name"},
@@ -140,6 +141,10 @@ func TestErrorTable(t *testing.T) {
 		{"POST", d + "/txn", `{"success":[{"op":"put","store":"s","key":"k","value":` + big + `}]}`, 413, "too_large"},
 		{"POST", d + "/txn", huge, 413, "too_large"},
 		{"POST", d + "/txn?dry_run=1", `{}`, 400, "bad_param"},
+		{"POST", d + "/txns", `{"txns":[]}`, 400, "bad_txn"},
+		{"POST", d + "/txns", `{"txns":[{"sucess":[]}],"x":0}`, 400, "bad_json"},
+		{"POST", d + "/txns", huge, 413, "too_large"},
+		{"POST", d + "/txns?dry_run=1", `{"txns":[{}]}`, 400, "bad_param"},
 		// Watch.
 		{"GET", d + "/watch?from=x", "", 400, "bad_param"},
 		{"GET", d + "/watch?from=-1", "", 400, "bad_param"},
@@ -201,7 +206,7 @@ func TestNo500(t *testing.T) {
 		{"GET", "/v1/domains/{d}/stores/{s}/items"}, {"POST", "/v1/domains/{d}/stores/{s}/items"},
 		{"GET", "/v1/domains/{d}/stores/{s}/items/{k}"}, {"PUT", "/v1/domains/{d}/stores/{s}/items/{k}"},
 		{"DELETE", "/v1/domains/{d}/stores/{s}/items/{k}"}, {"POST", "/v1/domains/{d}/txn"},
-		{"GET", "/v1/domains/{d}/watch"}, {"GET", "/v1/domains/{d}/hash"}, {"GET", "/v1/status"},
+		{"POST", "/v1/domains/{d}/txns"}, {"GET", "/v1/domains/{d}/watch"}, {"GET", "/v1/domains/{d}/hash"}, {"GET", "/v1/status"},
 		{"POST", "/v1/domains/{d}/snapshots"}, {"GET", "/v1/domains/{d}/snapshots"},
 		{"GET", "/healthz"}, {"GET", "/readyz"}, {"GET", "/metrics"}, {"PATCH", "/v1/domains/{d}"}, {"GET", "/v1/{d}"},
 	}

@@ -143,6 +143,7 @@ func (s *Server) routes() {
 	s.handle("PUT "+domain, RoleAdmin, s.createDomain)
 	s.handle("GET "+domain+"/hash", RoleRead, s.hash)
 	s.handle("POST "+domain+"/txn", RoleWrite, s.txn)
+	s.handle("POST "+domain+"/txns", RoleWrite, s.txns)
 	s.handle("GET "+domain+"/watch", RoleRead, s.watch)
 	s.handle("POST "+domain+"/watch", RoleRead, s.watchMany)
 	s.handle("POST "+domain+"/snapshots", RoleAdmin, s.takeSnapshot)

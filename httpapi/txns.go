@@ -1,0 +1,96 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/sopd/sop"
+)
+
+// maxTxns is the most transactions one POST .../txns carries.
+const maxTxns = 1000
+
+// txnsBody is the body of POST /v1/domains/{d}/txns: independent
+// transactions, each a txn body, decoded one by one so that a bad one
+// fails alone.
+type txnsBody struct {
+	Txns []json.RawMessage `json:"txns"`
+}
+
+// txnsResult is one transaction's answer in a batch: a txn's answer, or
+// the error answer it would have had alone with its HTTP status.
+type txnsResult struct {
+	Succeeded        *bool  `json:"succeeded,omitempty"`
+	Seq              uint64 `json:"seq"`
+	AlreadyCommitted bool   `json:"already_committed,omitempty"`
+	Status           int    `json:"status,omitempty"`
+	Error            string `json:"error,omitempty"`
+	Message          string `json:"message,omitempty"`
+}
+
+// txns answers POST /v1/domains/{d}/txns: each transaction of the body
+// commits (or fails) on its own, exactly as if it were POSTed alone to
+// .../txn, and the answer lists their results in the body's order. They
+// are submitted together, so they usually share one group commit, but
+// nothing makes them atomic together. The request fails as a whole only
+// when the body is not a list of 1 to maxTxns JSON values or the domain
+// does not exist; a transaction that is not a txn body fails alone.
+func (s *Server) txns(w http.ResponseWriter, r *http.Request) error {
+	domain := r.PathValue("d")
+	if r.Header.Get("Idempotency-Key") != "" {
+		return reject(sop.ErrBadTxn, "an Idempotency-Key header names one write: give each transaction of a batch its own txid instead")
+	}
+	var body txnsBody
+	if err := s.readJSON(w, r, &body); err != nil {
+		return err
+	}
+	if n := len(body.Txns); n == 0 || n > maxTxns {
+		return reject(sop.ErrBadTxn, "%d transactions: send 1 to %d in \"txns\"", n, maxTxns)
+	}
+	if _, err := s.specs(domain); err != nil {
+		return err
+	}
+	results := make([]txnsResult, len(body.Txns))
+	var wg sync.WaitGroup
+	for i, raw := range body.Txns {
+		var tb txnBody
+		err := decodeJSON(raw, &tb)
+		var req sop.TxnRequest
+		if err == nil {
+			req, err = s.txnRequest(r, domain, tb)
+		}
+		if err != nil {
+			results[i] = s.txnsError(r, i, err)
+			continue
+		}
+		wg.Go(func() {
+			res, err := s.commitTxn(r.Context(), domain, req)
+			switch {
+			case errors.Is(err, sop.ErrAlreadyCommitted):
+				results[i] = txnsResult{Seq: res.Seq, AlreadyCommitted: true}
+			case err != nil:
+				results[i] = s.txnsError(r, i, err)
+			default:
+				results[i] = txnsResult{Succeeded: &res.Succeeded, Seq: res.Seq}
+			}
+		})
+	}
+	wg.Wait()
+	writeJSON(w, http.StatusOK, struct {
+		Results []txnsResult `json:"results"`
+	}{results})
+	return nil
+}
+
+// txnsError is the result of transaction i that failed with err: the
+// status, code and message a txn alone would have answered.
+func (s *Server) txnsError(r *http.Request, i int, err error) txnsResult {
+	a := answerFor(err)
+	if a == internal {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "txn", i, "err", err)
+	}
+	return txnsResult{Status: a.status, Error: a.code, Message: fmt.Sprintf("txns[%d]: %s", i, messageFor(err, a))}
+}
