@@ -3,8 +3,6 @@ package faults_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -313,14 +311,9 @@ func TestBankUnderFaults(t *testing.T) {
 // metrics is the node's /metrics text.
 func metrics(t *testing.T, n *faults.Node) string {
 	t.Helper()
-	resp, err := http.Get("http://" + n.Addr + "/metrics")
+	text, err := faults.Metrics(n.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return text
 }

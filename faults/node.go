@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -324,4 +325,21 @@ func (c *Cluster) SaveLogs(dir string) string {
 		os.WriteFile(filepath.Join(dir, "nats-"+s.Name+".log"), []byte(s.Log()), 0o644)
 	}
 	return "the processes' logs are in " + dir
+}
+
+// Metrics is the /metrics text of the node serving HTTP at addr.
+func Metrics(addr string) (string, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET http://%s/metrics: %s", addr, resp.Status)
+	}
+	return string(b), nil
 }

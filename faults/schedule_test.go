@@ -2,6 +2,7 @@ package faults_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sopd/sop/client"
 	"github.com/sopd/sop/faults"
 	"github.com/sopd/sop/faults/check"
 	"github.com/sopd/sop/internal/testseed"
@@ -316,7 +318,13 @@ func truncate(ctx context.Context, c *faults.Cluster, ws []*faults.StreamWatcher
 	if _, err := faults.CheckLeaderEntries(ctx, c.NATS.URL(), "default"); err != nil {
 		return nil, fmt.Errorf("the journal before the purge: %w", err)
 	}
+	// The snapshot store (JetStream) may still be settling after a NATS
+	// server's restart: a 503 says to try again, as an operator would.
 	snap, err := leader.Client.TakeSnapshot(ctx, "default")
+	for deadline := time.Now().Add(time.Minute); errors.Is(err, client.ErrUnavailable) && time.Now().Before(deadline); {
+		time.Sleep(time.Second)
+		snap, err = leader.Client.TakeSnapshot(ctx, "default")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("snapshot on %s: %w", leader.Name, err)
 	}

@@ -105,6 +105,7 @@ var answers = []struct {
 	{sop.ErrDomainFailed, answer{http.StatusServiceUnavailable, "unavailable", true}},
 	{sop.ErrNotLeader, answer{http.StatusServiceUnavailable, "not_leader", true}},
 	{snapshot.ErrNotFound, answer{http.StatusNotFound, "snapshot_not_found", false}},
+	{snapshot.ErrUnavailable, answer{http.StatusServiceUnavailable, "unavailable", true}},
 	{sop.ErrNoSnapshot, answer{http.StatusServiceUnavailable, "unavailable", true}},
 	{sop.ErrTooLarge, answer{http.StatusRequestEntityTooLarge, "too_large", false}},
 	{sop.ErrBadName, answer{http.StatusBadRequest, "bad_name", false}},

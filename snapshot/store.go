@@ -31,6 +31,10 @@ var (
 	// ErrBadID: an ID or domain name that cannot be stored (see NewID and
 	// CheckID).
 	ErrBadID = errors.New("snapshot: bad id")
+	// ErrUnavailable: the store could not be reached or did not answer in
+	// time (a server restarting, a lost connection); the same call may
+	// work when tried again later.
+	ErrUnavailable = errors.New("snapshot: store unavailable")
 )
 
 // Store keeps snapshot files. Implementations: Dir (a directory, the

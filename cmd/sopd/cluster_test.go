@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -174,17 +172,12 @@ func TestClusterFailover(t *testing.T) {
 // series whose labels contain label.
 func counter(t *testing.T, addr, name, label string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	text, err := faults.Metrics(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var sum float64
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		if strings.HasPrefix(line, name+"{") && strings.Contains(line, label) {
 			f, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 			if err != nil {

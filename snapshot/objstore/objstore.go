@@ -61,10 +61,24 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sopd/sop/snapshot"
 )
+
+// unavailable marks err as snapshot.ErrUnavailable when it says that
+// NATS could not be reached or did not answer, so callers can tell a
+// store to retry later from one that refused the request.
+func unavailable(err error) error {
+	for _, t := range []error{jetstream.ErrNoStreamResponse, nats.ErrTimeout, nats.ErrNoResponders,
+		nats.ErrConnectionClosed, nats.ErrConnectionDraining, nats.ErrDisconnected, context.DeadlineExceeded} {
+		if errors.Is(err, t) {
+			return fmt.Errorf("%w: %w", snapshot.ErrUnavailable, err)
+		}
+	}
+	return err
+}
 
 // DefaultBucket is the bucket New uses when Options.Bucket is empty.
 const DefaultBucket = "SOP_SNAPSHOTS"
@@ -194,7 +208,7 @@ func (s *Store) Put(ctx context.Context, meta snapshot.Meta, r io.Reader) (snaps
 	}
 	name := objectName(meta.Domain, meta.ID)
 	fail := func(err error) (snapshot.Meta, error) {
-		return snapshot.Meta{}, fmt.Errorf("put snapshot %s in bucket %s: %w", name, s.bucket, err)
+		return snapshot.Meta{}, fmt.Errorf("put snapshot %s in bucket %s: %w", name, s.bucket, unavailable(err))
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
@@ -293,7 +307,7 @@ func (s *Store) Open(ctx context.Context, domain, id string) (io.ReadCloser, sna
 	}
 	name := objectName(domain, id)
 	fail := func(err error) (io.ReadCloser, snapshot.Meta, error) {
-		return nil, snapshot.Meta{}, fmt.Errorf("open snapshot %s in bucket %s: %w", name, s.bucket, err)
+		return nil, snapshot.Meta{}, fmt.Errorf("open snapshot %s in bucket %s: %w", name, s.bucket, unavailable(err))
 	}
 	info, err := s.obs.GetInfo(ctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
@@ -318,7 +332,7 @@ func (s *Store) Open(ctx context.Context, domain, id string) (io.ReadCloser, sna
 // bytes.
 func (s *Store) List(ctx context.Context, domain string) ([]snapshot.Meta, error) {
 	fail := func(err error) ([]snapshot.Meta, error) {
-		return nil, fmt.Errorf("list snapshots of %s in bucket %s: %w", domain, s.bucket, err)
+		return nil, fmt.Errorf("list snapshots of %s in bucket %s: %w", domain, s.bucket, unavailable(err))
 	}
 	if err := snapshot.CheckID(domain, snapshot.NewID(0, 0)); err != nil {
 		return fail(err)

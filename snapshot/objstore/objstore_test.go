@@ -545,3 +545,47 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	snapshottest.Run(t, func(t *testing.T) snapshot.Store { return newStore(t) })
 }
+
+// TestUnavailable: with the NATS server gone, Put, Open and List fail
+// with snapshot.ErrUnavailable (retry later), not as refusals.
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	srv, err := journal.StartServer(journal.ServerOptions{Dir: t.TempDir(), Sync: journal.SyncInterval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := srv.Connect()
+	if err != nil {
+		srv.Shutdown()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close(); srv.Shutdown() })
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(context.Background(), js, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := put(t, s, "d", 1, payload(1000, 1))
+	srv.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := s.Put(ctx, snapshot.Meta{ID: snapshot.NewID(2, 1), Domain: "d", Seq: 2}, strings.NewReader("x")); !errors.Is(err, snapshot.ErrUnavailable) {
+		t.Errorf("Put with the server gone: %v, want ErrUnavailable", err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, _, err := s.Open(ctx, "d", meta.ID); !errors.Is(err, snapshot.ErrUnavailable) {
+		t.Errorf("Open with the server gone: %v, want ErrUnavailable", err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := s.List(ctx, "d"); !errors.Is(err, snapshot.ErrUnavailable) {
+		t.Errorf("List with the server gone: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.Put(context.Background(), snapshot.Meta{ID: "bad id", Domain: "d"}, strings.NewReader("x")); errors.Is(err, snapshot.ErrUnavailable) {
+		t.Errorf("a bad id is a refusal, not ErrUnavailable: %v", err)
+	}
+}
