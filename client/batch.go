@@ -67,6 +67,9 @@ func (c *Client) batcherFor(domain string) *batcher {
 // commit queues a txn body and waits for its answer, or for ctx: a write
 // given up on that way may still commit, like any request cut short.
 func (b *batcher) commit(ctx context.Context, body json.RawMessage) (TxnResult, error) {
+	if err := ctx.Err(); err != nil {
+		return TxnResult{}, b.ended(err) // not queued: nothing is sent
+	}
 	q := &queued{body: body, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, q)
@@ -79,8 +82,13 @@ func (b *batcher) commit(ctx context.Context, body json.RawMessage) (TxnResult, 
 	case <-q.done:
 		return q.res, q.err
 	case <-ctx.Done():
-		return TxnResult{}, fmt.Errorf("client: POST %s: %w", path("domains", b.domain, "txns"), ctx.Err())
+		return TxnResult{}, b.ended(ctx.Err())
 	}
+}
+
+// ended is the error of a write whose ctx ended with err.
+func (b *batcher) ended(err error) error {
+	return fmt.Errorf("client: POST %s: %w", path("domains", b.domain, "txns"), err)
 }
 
 // send sends what is queued, batch after batch, until the queue is empty.
@@ -100,12 +108,12 @@ func (b *batcher) send() {
 	}
 }
 
-// txnsAnswer is one transaction's answer in a batch.
+// txnsAnswer is one transaction's answer in a batch: its result, or the
+// error answer it would have had alone, with that answer's status.
 type txnsAnswer struct {
 	TxnResult
-	Status  int    `json:"status"`
-	Error   string `json:"error"`
-	Message string `json:"message"`
+	errorBody
+	Status int `json:"status"`
 }
 
 // post sends one batch and hands each write its answer.
@@ -140,8 +148,7 @@ func (b *batcher) post(batch []*queued) {
 		case err != nil:
 			q.err = err
 		case out.Results[i].Error != "":
-			a := out.Results[i]
-			q.err = &Error{StatusCode: a.Status, Code: a.Error, Message: a.Message}
+			q.err = out.Results[i].toError(out.Results[i].Status)
 		default:
 			q.res = out.Results[i].TxnResult
 		}

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,5 +88,24 @@ func TestBatchWrites(t *testing.T) {
 	}
 	if seq, err := c.Delete(ctx, "default", "s", client.StringKey("k001")); err != nil || seq <= res.Seq {
 		t.Errorf("delete: %d, %v", seq, err)
+	}
+}
+
+// TestBatchWriteContextEnds: a batched write whose ctx has ended returns
+// the ctx's error and is not sent.
+func TestBatchWriteContextEnds(t *testing.T) {
+	n := newNode(t, httpapi.Options{})
+	mustCreate(t, n.c, "s", nil)
+	c, err := client.New(n.srv.URL, client.Options{BatchWrites: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctxT(t))
+	cancel()
+	if _, err := c.Put(ctx, "default", "s", client.StringKey("k"), json.RawMessage(`1`)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("put with an ended ctx: %v, want context.Canceled", err)
+	}
+	if _, err := n.c.Get(ctxT(t), "default", "s", client.StringKey("k")); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("the put whose ctx had ended was sent: %v", err)
 	}
 }

@@ -19,10 +19,11 @@ import (
 type fakeNode struct {
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	requests []string
-	members  []client.Member // what GET /v1/status lists
-	seq      uint64          // what writes answer
+	mu         sync.Mutex
+	requests   []string
+	members    []client.Member // what GET /v1/status lists
+	statusFail bool            // GET /v1/status answers 503
+	seq        uint64          // what writes answer
 }
 
 func newFakeNode(t *testing.T, seq uint64) *fakeNode {
@@ -42,6 +43,9 @@ func (f *fakeNode) serve(w http.ResponseWriter, r *http.Request) {
 	f.requests = append(f.requests, line)
 	w.Header().Set("Content-Type", "application/json")
 	switch {
+	case r.URL.Path == "/v1/status" && f.statusFail:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `{"error":"unavailable","message":"journal unavailable"}`)
 	case r.URL.Path == "/v1/status":
 		json.NewEncoder(w).Encode(client.Status{Node: "endpoint", Members: f.members})
 	case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/items"):
@@ -209,5 +213,21 @@ func TestWithoutWriteToLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRequests(t, "the endpoint", endpoint.seen(), "PUT /v1/domains/default/stores/s/items/k", "GET /v1/domains/default/stores/s/items/k")
+	wantRequests(t, "the leader", leader.seen())
+}
+
+// TestWriteToLeaderStatusFails: when the endpoint cannot say who leads,
+// writes go through the endpoint.
+func TestWriteToLeaderStatusFails(t *testing.T) {
+	endpoint, leader := cluster(t, "")
+	endpoint.statusFail = true
+	c, err := client.New(endpoint.srv.URL, client.Options{WriteToLeader: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Put(ctxT(t), "default", "s", client.StringKey("k"), json.RawMessage(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	wantRequests(t, "the endpoint", endpoint.seen(), "GET /v1/status", "PUT /v1/domains/default/stores/s/items/k")
 	wantRequests(t, "the leader", leader.seen())
 }

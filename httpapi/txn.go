@@ -53,24 +53,36 @@ func (s *Server) txn(w http.ResponseWriter, r *http.Request) error {
 	if err := s.readJSON(w, r, &tb); err != nil {
 		return err
 	}
-	req, err := s.txnRequest(r, domain, tb)
+	specs, err := s.specs(domain)
 	if err != nil {
 		return err
 	}
-	res, err := s.commitTxn(r.Context(), domain, req)
-	switch {
-	case errors.Is(err, sop.ErrAlreadyCommitted):
-		writeJSON(w, http.StatusOK, txnAnswer{Seq: res.Seq, AlreadyCommitted: true})
-		return nil
-	case err != nil:
+	req, err := s.txnRequest(r, specs, tb)
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, txnAnswer{Succeeded: &res.Succeeded, Seq: res.Seq})
+	ans, err := answerTxn(s.commitTxn(r.Context(), domain, req))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ans)
 	return nil
 }
 
+// answerTxn is the answer of a txn that ended with res and err: a retry
+// of a committed txid is answered with its seq alone; other errors pass.
+func answerTxn(res sop.TxnResult, err error) (txnAnswer, error) {
+	switch {
+	case errors.Is(err, sop.ErrAlreadyCommitted):
+		return txnAnswer{Seq: res.Seq, AlreadyCommitted: true}, nil
+	case err != nil:
+		return txnAnswer{}, err
+	}
+	return txnAnswer{Succeeded: &res.Succeeded, Seq: res.Seq}, nil
+}
+
 // txnRequest resolves a txn body's keys against the domain's stores.
-func (s *Server) txnRequest(r *http.Request, domain string, tb txnBody) (sop.TxnRequest, error) {
+func (s *Server) txnRequest(r *http.Request, specs storeSpecs, tb txnBody) (sop.TxnRequest, error) {
 	req := sop.TxnRequest{TxID: tb.TxID}
 	if h := r.Header.Get("Idempotency-Key"); h != "" {
 		if req.TxID != "" && req.TxID != h {
@@ -84,10 +96,6 @@ func (s *Server) txnRequest(r *http.Request, domain string, tb txnBody) (sop.Txn
 	if n := max(len(tb.Success), len(tb.Failure)); n > journal.MaxOps {
 		return req, reject(sop.ErrTooLarge, "a branch of %d ops: the limit is %d", n, journal.MaxOps)
 	}
-	specs, err := s.specs(domain)
-	if err != nil {
-		return req, err
-	}
 	for i, c := range tb.Compare {
 		cmp, err := resolveCompare(specs, c, fmt.Sprintf("compare[%d]", i))
 		if err != nil {
@@ -95,6 +103,7 @@ func (s *Server) txnRequest(r *http.Request, domain string, tb txnBody) (sop.Txn
 		}
 		req.Compare = append(req.Compare, cmp)
 	}
+	var err error
 	if req.Success, err = s.resolveOps(specs, tb.Success, "success"); err != nil {
 		return req, err
 	}

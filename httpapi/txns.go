@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -23,12 +22,10 @@ type txnsBody struct {
 // txnsResult is one transaction's answer in a batch: a txn's answer, or
 // the error answer it would have had alone with its HTTP status.
 type txnsResult struct {
-	Succeeded        *bool  `json:"succeeded,omitempty"`
-	Seq              uint64 `json:"seq"`
-	AlreadyCommitted bool   `json:"already_committed,omitempty"`
-	Status           int    `json:"status,omitempty"`
-	Error            string `json:"error,omitempty"`
-	Message          string `json:"message,omitempty"`
+	txnAnswer
+	Status  int    `json:"status,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // txns answers POST /v1/domains/{d}/txns: each transaction of the body
@@ -50,7 +47,8 @@ func (s *Server) txns(w http.ResponseWriter, r *http.Request) error {
 	if n := len(body.Txns); n == 0 || n > maxTxns {
 		return reject(sop.ErrBadTxn, "%d transactions: send 1 to %d in \"txns\"", n, maxTxns)
 	}
-	if _, err := s.specs(domain); err != nil {
+	specs, err := s.specs(domain) // once for all: it lists the domain's stores
+	if err != nil {
 		return err
 	}
 	results := make([]txnsResult, len(body.Txns))
@@ -60,22 +58,19 @@ func (s *Server) txns(w http.ResponseWriter, r *http.Request) error {
 		err := decodeJSON(raw, &tb)
 		var req sop.TxnRequest
 		if err == nil {
-			req, err = s.txnRequest(r, domain, tb)
+			req, err = s.txnRequest(r, specs, tb)
 		}
 		if err != nil {
 			results[i] = s.txnsError(r, i, err)
 			continue
 		}
 		wg.Go(func() {
-			res, err := s.commitTxn(r.Context(), domain, req)
-			switch {
-			case errors.Is(err, sop.ErrAlreadyCommitted):
-				results[i] = txnsResult{Seq: res.Seq, AlreadyCommitted: true}
-			case err != nil:
+			ans, err := answerTxn(s.commitTxn(r.Context(), domain, req))
+			if err != nil {
 				results[i] = s.txnsError(r, i, err)
-			default:
-				results[i] = txnsResult{Succeeded: &res.Succeeded, Seq: res.Seq}
+				return
 			}
+			results[i] = txnsResult{txnAnswer: ans}
 		})
 	}
 	wg.Wait()

@@ -404,6 +404,26 @@ func smallSendBuffers(srv *http.Server) {
 
 // stalledWatch opens a change stream of domain default from seq 1 over a
 // connection with a tiny receive buffer and never reads it.
+// fallBehind writes 200 puts of 16 KiB into store s while the stream on
+// conn (watches open watches of it) reads nothing, so that they fall
+// behind the node's history, then returns the stream to read (the events
+// it had, then the errors) and the last put's seq.
+func fallBehind(t *testing.T, e *env, conn net.Conn, watches int) (*sse, uint64) {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // fail, do not hang
+	within(t, 5*time.Second, "the watches open", func() bool { return metricValue(t, e, "sop_watchers") == float64(watches) })
+	value := `"` + strings.Repeat("v", 16<<10) + `"`
+	var last uint64
+	for i := range 200 {
+		last = e.put("s", strconv.Itoa(i), value)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sse{t: t, res: res, rd: bufio.NewReaderSize(res.Body, 1<<20), cancel: func() {}}, last
+}
+
 func stalledWatch(t *testing.T, e *env) net.Conn {
 	t.Helper()
 	return stalledStream(t, e, "GET /v1/domains/default/watch?from=1 HTTP/1.1\r\nHost: test\r\n\r\n")
@@ -483,20 +503,7 @@ func TestWatchStalled(t *testing.T) {
 func TestWatchBehind(t *testing.T) {
 	e := newEnvDB(t, sop.Options{WatchHistory: 20}, Options{}, smallSendBuffers)
 	e.store("s", nil)
-	conn := stalledWatch(t, e)
-	conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // fail, do not hang
-	within(t, 5*time.Second, "the watcher opens", func() bool { return metricValue(t, e, "sop_watchers") == 1 })
-	value := `"` + strings.Repeat("v", 16<<10) + `"`
-	var last uint64
-	for i := range 200 {
-		last = e.put("s", strconv.Itoa(i), value)
-	}
-	// Now read: the events the stream had, then the error.
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := &sse{t: t, res: res, rd: bufio.NewReaderSize(res.Body, 1<<20), cancel: func() {}}
+	st, last := fallBehind(t, e, stalledWatch(t, e), 1)
 	var prev uint64
 	var resume uint64
 	for resume == 0 {

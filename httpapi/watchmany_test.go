@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -244,18 +243,7 @@ func TestWatchManyBehind(t *testing.T) {
 	e.store("s", nil)
 	body := `{"watches":[{"id":"a","from":1},{"id":"b","store":"s"}]}`
 	conn := stalledStream(t, e, fmt.Sprintf("POST /v1/domains/default/watch HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
-	conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // fail, do not hang
-	within(t, 5*time.Second, "the watches open", func() bool { return metricValue(t, e, "sop_watchers") == 2 })
-	value := `"` + strings.Repeat("v", 16<<10) + `"`
-	var last uint64
-	for i := range 200 {
-		last = e.put("s", strconv.Itoa(i), value)
-	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := &sse{t: t, res: res, rd: bufio.NewReaderSize(res.Body, 1<<20), cancel: func() {}}
+	st, last := fallBehind(t, e, conn, 2)
 	prev := map[string]uint64{}
 	resume := map[string]uint64{}
 	for len(resume) < 2 {

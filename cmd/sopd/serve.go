@@ -282,6 +282,10 @@ func checkAdvertise(s string) error {
 		return nil
 	}
 	u, err := url.Parse(s)
+	var ip net.IP
+	if err == nil {
+		ip = net.ParseIP(u.Hostname())
+	}
 	switch {
 	case err != nil:
 		return fmt.Errorf("%q is not a URL: give e.g. https://node1.example.com:7070", s)
@@ -291,7 +295,7 @@ func checkAdvertise(s string) error {
 		return fmt.Errorf("%q names no host: give e.g. https://node1.example.com:7070", s)
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
 		return fmt.Errorf("%q: user info, a query or a fragment has no place in it", s)
-	case net.ParseIP(u.Hostname()) != nil && net.ParseIP(u.Hostname()).IsUnspecified():
+	case ip != nil && ip.IsUnspecified():
 		return fmt.Errorf("%q names every interface, which no other machine can reach: give this node's name or address", s)
 	}
 	return nil

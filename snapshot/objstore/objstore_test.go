@@ -27,6 +27,14 @@ import (
 // returns a JetStream context on it; both stop in t.Cleanup.
 func startJetStream(t *testing.T) jetstream.JetStream {
 	t.Helper()
+	js, _ := startServer(t)
+	return js
+}
+
+// startServer is startJetStream that also returns the server, for a test
+// that stops it early.
+func startServer(t *testing.T) (jetstream.JetStream, *journal.Server) {
+	t.Helper()
 	srv, err := journal.StartServer(journal.ServerOptions{Dir: t.TempDir(), Sync: journal.SyncInterval})
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +49,7 @@ func startJetStream(t *testing.T) jetstream.JetStream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return js
+	return js, srv
 }
 
 func newStore(t *testing.T) *Store {
@@ -550,20 +558,7 @@ func TestConformance(t *testing.T) {
 // with snapshot.ErrUnavailable (retry later), not as refusals.
 func TestUnavailable(t *testing.T) {
 	t.Parallel()
-	srv, err := journal.StartServer(journal.ServerOptions{Dir: t.TempDir(), Sync: journal.SyncInterval})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := srv.Connect()
-	if err != nil {
-		srv.Shutdown()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close(); srv.Shutdown() })
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, srv := startServer(t)
 	s, err := New(context.Background(), js, Options{})
 	if err != nil {
 		t.Fatal(err)
