@@ -170,6 +170,8 @@ func TestServeBadValues(t *testing.T) {
 		{name: "advertise no host", file: "advertise: http://:7070", want: []string{"key advertise", "no host"}},
 		{name: "advertise query", args: []string{"--advertise", "http://node1:7070/?x=1"}, want: []string{"--advertise", "query"}},
 		{name: "advertise every interface", args: []string{"--advertise", "http://0.0.0.0:7070"}, want: []string{"--advertise", "every interface"}},
+		{name: "pprof not loopback", args: []string{"--pprof", "0.0.0.0:6060"}, want: []string{"--pprof", "loopback"}},
+		{name: "pprof address", env: map[string]string{"SOP_PPROF": "6060"}, want: []string{"SOP_PPROF", "host:port"}},
 		{name: "log level", env: map[string]string{"SOP_LOG_LEVEL": "loud"}, want: []string{"SOP_LOG_LEVEL", "debug, info, warn, error"}},
 		{name: "log format", args: []string{"--log-format", "xml"}, want: []string{"--log-format", "text, json"}},
 		{name: "empty data", args: []string{"--data", ""}, want: []string{"--data", "empty"}},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -224,9 +225,12 @@ func TestEndToEnd(t *testing.T) {
 	driveCLI(t, c, l)
 	writeConcurrently(t, c, d, l)
 
-	// Restart on the same data directory after SIGKILL.
-	d2 := startDaemon(t, bin, serveArgs...)
+	// Restart on the same data directory after SIGKILL, this time with the
+	// profiling endpoint.
+	pprofAddr := faults.FreeAddr(t)
+	d2 := startDaemon(t, bin, append(serveArgs, "--pprof", pprofAddr)...)
 	d2.waitReady(t, addr)
+	checkPprof(t, pprofAddr)
 	checkLedger(t, c, l)
 	events := strings.Split(strings.TrimSpace(c.must(t, nil, "watch", "--from", "1", "--count", "4")), "\n")
 	if len(events) != 4 || !strings.Contains(events[0], `"seq":1,"store":"acc","op":"create_store"`) || !strings.Contains(events[2], `"key":"alice"`) {
@@ -265,6 +269,23 @@ func TestEndToEnd(t *testing.T) {
 }
 
 // driveCLI runs each client command once and records its writes.
+// checkPprof checks that --pprof serves net/http/pprof: the process's
+// command line, and a heap profile.
+func checkPprof(t *testing.T, addr string) {
+	t.Helper()
+	for path, want := range map[string]string{"/debug/pprof/cmdline": "serve", "/debug/pprof/heap?debug=1": "heap profile"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("--pprof %s: GET %s: %v", addr, path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("--pprof: GET %s: %s, want 200 with %q:\n%.300s", path, resp.Status, want, body)
+		}
+	}
+}
+
 func driveCLI(t *testing.T, c cli, l *ledger) {
 	var created struct {
 		Name    string `json:"name"`

@@ -62,6 +62,7 @@ type serveConfig struct {
 	maxBodySize         int64
 	logLevel            string
 	logFormat           string
+	pprof               string
 
 	s *settings
 
@@ -115,6 +116,7 @@ func (c *serveConfig) flags() []serveFlag {
 		{"max-body-size", "SOP_MAX_BODY_SIZE", "largest HTTP request body", &sizeValue{p: &c.maxBodySize, min: 1 << 10, max: 1 << 40}},
 		{"log-level", "SOP_LOG_LEVEL", "least level logged: debug, info, warn or error", &choiceValue{p: &c.logLevel, choices: []string{"debug", "info", "warn", "error"}}},
 		{"log-format", "SOP_LOG_FORMAT", "log format: text or json", &choiceValue{p: &c.logFormat, choices: []string{"text", "json"}}},
+		{"pprof", "SOP_PPROF", "loopback address of a Go profiling endpoint (net/http/pprof under /debug/pprof/, no authentication), e.g. 127.0.0.1:6060; empty: off", str(&c.pprof)},
 		{"inject-io-faults", "SOP_INJECT_IO_FAULTS", "testing only: a file naming an errno (EIO, ENOSPC, ...); while it exists, page-file operations in --data fail with that error", str(&c.injectIOFaults)},
 		{"config", "SOP_CONFIG", "config file (.yaml, .yml, .toml or .json) with the same settings, keyed by flag name", str(&c.config)},
 	}...)
@@ -212,6 +214,12 @@ func (c *serveConfig) check() error {
 	}
 	if err := checkAdvertise(c.advertise); err != nil {
 		return fmt.Errorf("%s: %w", src("advertise"), err)
+	}
+	if err := checkAddr(c.pprof, true); err != nil {
+		return fmt.Errorf("%s: %w", src("pprof"), err)
+	}
+	if c.pprof != "" && !isLoopback(c.pprof) {
+		return fmt.Errorf("%s: the profiling endpoint has no authentication: bind it to loopback (e.g. 127.0.0.1:6060) and reach it through an SSH tunnel", src("pprof"))
 	}
 	if err := c.snap.check(c.s); err != nil {
 		return err
@@ -448,6 +456,13 @@ func serve(ctx context.Context, cfg *serveConfig, st *streams) error {
 		return fmt.Errorf("listen on %s: %w (is another sopd running? choose another --http)", cfg.http, err)
 	}
 	defer ln.Close()
+	if cfg.pprof != "" {
+		stop, err := servePprof(cfg.pprof, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	db, closeSnaps, err := openDB(ctx, cfg, cfg.advertiseURL(ln.Addr()), log)
 	if err != nil {
 		return err
