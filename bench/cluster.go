@@ -54,7 +54,8 @@ package main
 // when processes outside the case ran too); on 2 CPUs no sum exceeds 2. It also
 // reads the tail of sop's journal back: the size of its entries and how many
 // commits went into each group commit (atomic batch). -cpuprofile profiles only the
-// bench process (sop's HTTP clients).
+// bench process (sop's HTTP clients); -server-profiles DIR also takes a CPU profile of
+// every nats-server (--profile) and sopd (--pprof) of each side over its run.
 
 import (
 	"cmp"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,10 +29,11 @@ const (
 
 // r3Peer is an R3 stream on a fresh NATS cluster and a connection to it.
 type r3Peer struct {
-	nc     *nats.Conn
-	stream jetstream.Stream
-	acked  uint64 // messages acknowledged; owned by the one publisher
-	msgs   []*nats.Msg
+	nc       *nats.Conn
+	stream   jetstream.Stream
+	acked    uint64 // messages acknowledged; owned by the one publisher
+	msgs     []*nats.Msg
+	profiles map[string]string // server -> profiling address, with -server-profiles
 }
 
 // r3Run is what the peer side measured.
@@ -42,8 +44,8 @@ type r3Run struct {
 	cpu   cpuUse  // CPU used per process
 }
 
-func startR3Peer(h *harness) (*r3Peer, error) {
-	n := faults.StartNATS(h, clusterNATS)
+func startR3Peer(h *harness, profile bool) (*r3Peer, error) {
+	n := faults.StartNATSWith(h, faults.NATSOptions{Servers: clusterNATS, Profile: profile})
 	nc, err := nats.Connect(n.URL())
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -62,7 +64,7 @@ func startR3Peer(h *harness) (*r3Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create stream: %w", err)
 	}
-	return &r3Peer{nc: nc, stream: st}, nil
+	return &r3Peer{nc: nc, stream: st, profiles: natsProfiles(n)}, nil
 }
 
 // r3Entry encodes the journal entry a sopd node appends for one HTTP put of g's
@@ -157,11 +159,12 @@ func r3Throughput(e *env, name string) (run r3Run, err error) {
 		run.entry = len(data)
 	}
 	err = withHarness(e, name, "jetstream-r3", func(h *harness) error {
-		p, err := startR3Peer(h)
+		p, err := startR3Peer(h, e.cfg.serverProf != "")
 		if err != nil {
 			return err
 		}
 		e.logf("%s %s jetstream-r3: stream ready", e.suite.name, name)
+		profiled := e.serverProfiles("jetstream-r3", name, p.profiles, e.cfg.warmup+e.cfg.duration)
 		run.cpu, err = measureCPU(func() (err error) {
 			run.rate, err = throughputOf(e, "jetstream-r3", name, 1, run.batch, func(i int) func() error {
 				g := newHTTPGen(i)
@@ -169,7 +172,7 @@ func r3Throughput(e *env, name string) (run r3Run, err error) {
 			})
 			return err
 		})
-		if err != nil {
+		if err := cmp.Or(err, profiled()); err != nil {
 			return err
 		}
 		e.logf("%s %s jetstream-r3: CPU in cores: %s; %v per op", e.suite.name, name, run.cpu, run.cpu.perOp(run.rate).Round(time.Microsecond))

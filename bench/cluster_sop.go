@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,9 +20,10 @@ import (
 // sopCluster is a 3-node sopd cluster on its own NATS cluster and Redis, and one
 // pooled HTTP client per node.
 type sopCluster struct {
-	c       *faults.Cluster
-	clients []*client.Client
-	puts    atomic.Int64 // puts acknowledged, checked against the store's count
+	c        *faults.Cluster
+	clients  []*client.Client
+	puts     atomic.Int64      // puts acknowledged, checked against the store's count
+	profiles map[string]string // process -> profiling address, with -server-profiles
 }
 
 // sopClusterRun is what the sop side measured.
@@ -39,13 +41,20 @@ type sopClusterRun struct {
 // proxies that function puts in between for network-cut faults (a hop the peer
 // would not have), and runs them with sopd's default lease TTL (not the tests'
 // 1s) and info logging (not debug).
-func startSopCluster(h *harness, clients int, toLeader, batch bool) (*sopCluster, error) {
+func startSopCluster(h *harness, clients int, toLeader, batch, profile bool) (*sopCluster, error) {
 	redis := faults.StartRedis(h)
-	c := &faults.Cluster{Redis: redis, NATS: faults.StartNATS(h, clusterNATS)}
+	c := &faults.Cluster{Redis: redis, NATS: faults.StartNATSWith(h, faults.NATSOptions{Servers: clusterNATS, Profile: profile})}
+	profiles := natsProfiles(c.NATS)
 	for i := range clusterNodes {
+		name := fmt.Sprintf("s%d", i+1)
+		args := []string{"--log-level", "info"}
+		if profile {
+			profiles["sopd-"+name] = faults.FreeAddr(h)
+			args = append(args, "--pprof", profiles["sopd-"+name])
+		}
 		c.Nodes = append(c.Nodes, faults.StartNode(h, faults.NodeOptions{
-			Name: fmt.Sprintf("s%d", i+1), NATSURL: c.NATS.URL(), RedisURL: redis.URL(), ClusterName: "bench",
-			JournalReplicas: clusterNATS, Args: []string{"--log-level", "info"},
+			Name: name, NATSURL: c.NATS.URL(), RedisURL: redis.URL(), ClusterName: "bench",
+			JournalReplicas: clusterNATS, Args: args,
 		}))
 	}
 	ctx := context.Background()
@@ -53,7 +62,7 @@ func startSopCluster(h *harness, clients int, toLeader, batch bool) (*sopCluster
 	if err != nil {
 		return nil, err
 	}
-	s := &sopCluster{c: c}
+	s := &sopCluster{c: c, profiles: profiles}
 	for _, n := range c.Nodes {
 		cl, err := client.New("http://"+n.Addr, client.Options{HTTPClient: pooledClient(clients), WriteToLeader: toLeader, BatchWrites: batch})
 		if err != nil {
@@ -207,11 +216,12 @@ func (s *sopCluster) sampleJournal(n int) (journalSample, error) {
 // cluster's nodes.
 func sopClusterThroughput(e *env, name string) (run sopClusterRun, err error) {
 	err = withHarness(e, name, "sop", func(h *harness) error {
-		s, err := startSopCluster(h, e.cfg.clients, e.cfg.writeTo == "leader", e.cfg.batchPuts)
+		s, err := startSopCluster(h, e.cfg.clients, e.cfg.writeTo == "leader", e.cfg.batchPuts, e.cfg.serverProf != "")
 		if err != nil {
 			return err
 		}
 		e.logf("%s %s sop: %d nodes ready", e.suite.name, name, len(s.c.Nodes))
+		profiled := e.serverProfiles("sop", name, s.profiles, e.cfg.warmup+e.cfg.duration)
 		run.cpu, err = measureCPU(func() (err error) {
 			run.rate, err = throughputOf(e, "sop", name, e.cfg.clients, 1, func(i int) func() error {
 				g := newHTTPGen(i)
@@ -220,7 +230,7 @@ func sopClusterThroughput(e *env, name string) (run sopClusterRun, err error) {
 			})
 			return err
 		})
-		if err != nil {
+		if err := cmp.Or(err, profiled()); err != nil {
 			return err
 		}
 		e.logf("%s %s sop: CPU in cores: %s; %v per op", e.suite.name, name, run.cpu, run.cpu.perOp(run.rate).Round(time.Microsecond))

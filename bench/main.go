@@ -47,6 +47,7 @@ type config struct {
 	batch      int
 	dir        string
 	cpuprofile string
+	serverProf string        // cluster: directory for CPU profiles of every server process
 	engine     string        // "both", "sop" or "peer"
 	pageSize   int           // sop's B-tree page size; 0: its default
 	duration   time.Duration // engine: how long each engine is measured in each case
@@ -105,6 +106,7 @@ func parseArgs(args []string, stderr io.Writer) (config, []suite, error) {
 	fs.IntVar(&cfg.batch, "batch", 1000, "writes per durable commit, and gets per read transaction")
 	fs.StringVar(&cfg.dir, "dir", "", "parent of the run's fresh work directory, which is removed at the end (default: the system temp dir)")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of sop's side of each case to this `file`, the case name inserted before its extension (sop.pprof -> sop.btree-insert.pprof)")
+	fs.StringVar(&cfg.serverProf, "server-profiles", "", "cluster: write a CPU profile of every nats-server and sopd process over each side's run (warm-up and measured window) into this `dir`, as <case>-<side>-<process>.pprof")
 	fs.StringVar(&cfg.engine, "engine", "both", "which side to run: both, sop or peer")
 	fs.IntVar(&cfg.pageSize, "pagesize", 0, "run sop's B-tree once, at this page size in bytes (default: twice, at bbolt's page size and at sop's default)")
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "engine: how long each engine is measured in each case")

@@ -22,6 +22,7 @@ type NATSServer struct {
 	ClientAddr  string // host:port of its client port
 	ClusterAddr string // host:port of its route port
 	MonitorAddr string // host:port of its monitoring port (/healthz)
+	ProfileAddr string // host:port of its Go profiling port (/debug/pprof/), with NATSOptions.Profile
 	p           *proc
 }
 
@@ -30,12 +31,29 @@ type NATSServer struct {
 // servers are killed when t ends.
 func StartNATS(t TB, n int) *NATS {
 	t.Helper()
+	return StartNATSWith(t, NATSOptions{Servers: n})
+}
+
+// NATSOptions says how StartNATSWith starts a NATS cluster.
+type NATSOptions struct {
+	Servers int  // how many (>= 1; 3 for R3 streams)
+	Profile bool // each server serves Go's profiling endpoints at its ProfileAddr (nats-server --profile)
+}
+
+// StartNATSWith is StartNATS with options.
+func StartNATSWith(t TB, o NATSOptions) *NATS {
+	t.Helper()
 	_, bin := Binaries(t)
 	c := &NATS{}
+	n := o.Servers
 	for i := range n {
-		c.Servers = append(c.Servers, &NATSServer{
+		s := &NATSServer{
 			Name: fmt.Sprintf("n%d", i+1), ClientAddr: FreeAddr(t), ClusterAddr: FreeAddr(t), MonitorAddr: FreeAddr(t),
-		})
+		}
+		if o.Profile {
+			s.ProfileAddr = FreeAddr(t)
+		}
+		c.Servers = append(c.Servers, s)
 	}
 	var routes []string
 	for _, s := range c.Servers {
@@ -45,6 +63,9 @@ func StartNATS(t TB, n int) *NATS {
 		host, port := splitAddr(s.ClientAddr)
 		args := []string{"-a", host, "-p", port, "-n", s.Name, "-js", "-sd", filepath.Join(t.TempDir(), "js"),
 			"-m", portOf(s.MonitorAddr)}
+		if s.ProfileAddr != "" {
+			args = append(args, "--profile", portOf(s.ProfileAddr)) // on -a's host
+		}
 		if n > 1 {
 			// --no_advertise: clients reach the servers only at the URLs they
 			// were given (the harness's proxies), never at discovered ones.
