@@ -2,7 +2,10 @@ package sop
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sopd/sop/journal"
@@ -74,5 +77,36 @@ func TestApplyRecordsGapRollsBack(t *testing.T) {
 	seq, err := db.Update(ctx, DefaultDomain, func(tx *Tx) error { return tx.Put("s", []byte("b"), []byte(`2`)) })
 	if err != nil || seq != last+1 {
 		t.Fatalf("commit after the rolled back records: seq %d, %v; want %d", seq, err, last+1)
+	}
+}
+
+// TestNewTxID: generated transaction ids are 32 hex digits, distinct from
+// each other, from concurrent callers too, and share the process's prefix.
+func TestNewTxID(t *testing.T) {
+	const workers, each = 8, 2000
+	ids := make(chan string, workers*each)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				ids <- newTxID()
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[string]bool{}
+	prefix := hex.EncodeToString(txIDs.prefix[:])
+	for id := range ids {
+		if len(id) != 32 || !strings.HasPrefix(id, prefix) {
+			t.Fatalf("id %q: want 32 hex digits starting with the process's %s", id, prefix)
+		}
+		if _, err := hex.DecodeString(id); err != nil {
+			t.Fatalf("id %q: %v", id, err)
+		}
+		if seen[id] {
+			t.Fatalf("id %q made twice", id)
+		}
+		seen[id] = true
 	}
 }

@@ -3,6 +3,7 @@ package sop
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -339,5 +340,27 @@ func (db *DB) shutdown() error {
 func newID() string {
 	var b [16]byte
 	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// txIDs makes the ids of transactions that bring none: 64 bits drawn once
+// per process, then a 64-bit counter, 32 hex digits in all like newID's.
+// Unique within the process by the counter and across processes by the
+// random half (the journal's dedupe window holds minutes of ids, so
+// about 2^32 processes would have to write in the same minutes for a
+// collision to be likely); a commit does not pay for crypto/rand, which
+// costs more than the rest of the id.
+var txIDs struct {
+	prefix [8]byte
+	next   atomic.Uint64
+}
+
+func init() { rand.Read(txIDs.prefix[:]) }
+
+// newTxID returns a fresh transaction id.
+func newTxID() string {
+	var b [16]byte
+	copy(b[:8], txIDs.prefix[:])
+	binary.BigEndian.PutUint64(b[8:], txIDs.next.Add(1))
 	return hex.EncodeToString(b[:])
 }

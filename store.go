@@ -34,7 +34,7 @@ func (db *DB) CreateStore(ctx context.Context, domain, name string, spec index.S
 		return false, err
 	}
 	op := journal.Op{Kind: journal.OpCreateStore, Store: name, Index: fields}
-	res := d.submit(ctx, &commitReq{txID: newID(), ops: []journal.Op{op}, ensure: true})
+	res := d.submit(ctx, &commitReq{txID: newTxID(), ops: []journal.Op{op}, ensure: true})
 	if res.err != nil {
 		return false, fmt.Errorf("create store %q: %w", name, res.err)
 	}
@@ -51,7 +51,7 @@ func (db *DB) DropStore(ctx context.Context, domain, name string) (uint64, error
 		return 0, fmt.Errorf("%w: %w", ErrBadName, err)
 	}
 	op := journal.Op{Kind: journal.OpDropStore, Store: name}
-	res := d.submit(ctx, &commitReq{txID: newID(), ops: []journal.Op{op}})
+	res := d.submit(ctx, &commitReq{txID: newTxID(), ops: []journal.Op{op}})
 	if res.err != nil {
 		return 0, fmt.Errorf("drop store %q: %w", name, res.err)
 	}

@@ -154,7 +154,7 @@ func (d *domain) update(ctx context.Context, fn func(*Tx) error) (uint64, error)
 	if len(ops) == 0 {
 		return 0, nil
 	}
-	res := d.submit(ctx, &commitReq{txID: newID(), readVersion: tx.v.seq, reads: &tx.reads, ops: ops})
+	res := d.submit(ctx, &commitReq{txID: newTxID(), readVersion: tx.v.seq, reads: &tx.reads, ops: ops})
 	return res.seq, res.err
 }
 

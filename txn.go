@@ -57,7 +57,7 @@ func (db *DB) Txn(ctx context.Context, domain string, req TxnRequest) (TxnResult
 	}
 	r := &commitReq{txID: req.TxID}
 	if r.txID == "" {
-		r.txID = newID()
+		r.txID = newTxID()
 	} else if err := journal.CheckTxID(r.txID); err != nil {
 		return TxnResult{}, fmt.Errorf("%w: tx id: %w", ErrBadTxn, err)
 	}

@@ -13,8 +13,8 @@ import (
 const maxTxns = 1000
 
 // txnsBody is the body of POST /v1/domains/{d}/txns: independent
-// transactions, each a txn body, decoded one by one so that a bad one
-// fails alone.
+// transactions, each a txn body, decoded one by one (when the body does
+// not decode at once) so that a bad one fails alone.
 type txnsBody struct {
 	Txns []json.RawMessage `json:"txns"`
 }
@@ -40,22 +40,25 @@ func (s *Server) txns(w http.ResponseWriter, r *http.Request) error {
 	if r.Header.Get("Idempotency-Key") != "" {
 		return reject(sop.ErrBadTxn, "an Idempotency-Key header names one write: give each transaction of a batch its own txid instead")
 	}
-	var body txnsBody
-	if err := s.readJSON(w, r, &body); err != nil {
+	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	if n := len(body.Txns); n == 0 || n > maxTxns {
-		return reject(sop.ErrBadTxn, "%d transactions: send 1 to %d in \"txns\"", n, maxTxns)
+	raw, err := readBody(w, r, s.opts.MaxBodySize)
+	if err != nil {
+		return err
+	}
+	tbs, errs, err := decodeTxns(raw)
+	if err != nil {
+		return err
 	}
 	specs, err := s.specs(domain) // once for all: it lists the domain's stores
 	if err != nil {
 		return err
 	}
-	results := make([]txnsResult, len(body.Txns))
+	results := make([]txnsResult, len(tbs))
 	var wg sync.WaitGroup
-	for i, raw := range body.Txns {
-		var tb txnBody
-		err := decodeJSON(raw, &tb)
+	for i, tb := range tbs {
+		err := errs[i]
 		var req sop.TxnRequest
 		if err == nil {
 			req, err = s.txnRequest(r, specs, tb)
@@ -77,6 +80,42 @@ func (s *Server) txns(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, struct {
 		Results []txnsResult `json:"results"`
 	}{results})
+	return nil
+}
+
+// decodeTxns decodes a txns body: each transaction's txn body, or the
+// error that transaction alone fails with (errs[i]). It fails as a whole
+// when the body is not {"txns": [...]} with 1 to maxTxns values. Bodies
+// that decode at once (the usual case) are read once; the others again,
+// transaction by transaction, to say which one is wrong and why.
+func decodeTxns(body []byte) (tbs []txnBody, errs []error, err error) {
+	var all struct {
+		Txns []txnBody `json:"txns"`
+	}
+	if decodeJSON(body, &all) == nil {
+		if err := checkTxnCount(len(all.Txns)); err != nil {
+			return nil, nil, err
+		}
+		return all.Txns, make([]error, len(all.Txns)), nil
+	}
+	var each txnsBody
+	if err := decodeJSON(body, &each); err != nil {
+		return nil, nil, err
+	}
+	if err := checkTxnCount(len(each.Txns)); err != nil {
+		return nil, nil, err
+	}
+	tbs, errs = make([]txnBody, len(each.Txns)), make([]error, len(each.Txns))
+	for i, raw := range each.Txns {
+		errs[i] = decodeJSON(raw, &tbs[i])
+	}
+	return tbs, errs, nil
+}
+
+func checkTxnCount(n int) error {
+	if n == 0 || n > maxTxns {
+		return reject(sop.ErrBadTxn, "%d transactions: send 1 to %d in \"txns\"", n, maxTxns)
+	}
 	return nil
 }
 
