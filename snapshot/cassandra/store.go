@@ -156,7 +156,31 @@ func (s *Store) Close() {
 
 // errorf wraps err with the operation, the snapshot and the keyspace.
 func (s *Store) errorf(op string, k key, err error) error {
-	return fmt.Errorf("%s snapshot %s in keyspace %s: %w", op, k, s.cfg.Keyspace, err)
+	return fmt.Errorf("%s snapshot %s in keyspace %s: %w", op, k, s.cfg.Keyspace, unavailable(err))
+}
+
+// unavailable marks err as snapshot.ErrUnavailable when it says that
+// Cassandra could not be reached or did not answer in time (no host up,
+// a connection lost or timed out, too few replicas alive, a coordinator
+// overloaded or bootstrapping, a replica timeout, a lightweight
+// transaction whose outcome is unknown), so callers can tell a store to
+// retry later from one that refused the request.
+func unavailable(err error) error {
+	for _, t := range []error{gocql.ErrNoConnections, gocql.ErrTimeoutNoResponse, gocql.ErrConnectionClosed,
+		gocql.ErrNoStreams, gocql.ErrTooManyTimeouts, gocql.ErrUnavailable, context.DeadlineExceeded} {
+		if errors.Is(err, t) {
+			return fmt.Errorf("%w: %w", snapshot.ErrUnavailable, err)
+		}
+	}
+	var re gocql.RequestError
+	if errors.As(err, &re) {
+		switch re.Code() {
+		case gocql.ErrCodeUnavailable, gocql.ErrCodeOverloaded, gocql.ErrCodeBootstrapping,
+			gocql.ErrCodeWriteTimeout, gocql.ErrCodeReadTimeout, gocql.ErrCodeCASWriteUnknown:
+			return fmt.Errorf("%w: %w", snapshot.ErrUnavailable, err)
+		}
+	}
+	return err
 }
 
 // stamp returns the current time as Cassandra stores a timestamp: UTC,
@@ -366,7 +390,7 @@ func metaOf(domain string, r row) snapshot.Meta {
 // List returns domain's snapshots, newest (highest seq, then ID) first.
 func (s *Store) List(ctx context.Context, domain string) ([]snapshot.Meta, error) {
 	fail := func(err error) ([]snapshot.Meta, error) {
-		return nil, fmt.Errorf("list snapshots of %s in keyspace %s: %w", domain, s.cfg.Keyspace, err)
+		return nil, fmt.Errorf("list snapshots of %s in keyspace %s: %w", domain, s.cfg.Keyspace, unavailable(err))
 	}
 	if err := snapshot.CheckID(domain, snapshot.NewID(0, 0)); err != nil {
 		return fail(err)
@@ -425,7 +449,7 @@ func (s *Store) Delete(ctx context.Context, domain, id string) error {
 // itself.
 func (s *Store) Cleanup(ctx context.Context, domain string) (int, error) {
 	fail := func(err error) error {
-		return fmt.Errorf("clean up snapshots of %s in keyspace %s: %w", domain, s.cfg.Keyspace, err)
+		return fmt.Errorf("clean up snapshots of %s in keyspace %s: %w", domain, s.cfg.Keyspace, unavailable(err))
 	}
 	if err := snapshot.CheckID(domain, snapshot.NewID(0, 0)); err != nil {
 		return 0, fail(err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/sopd/sop/snapshot"
 	"github.com/sopd/sop/snapshot/snapshottest"
 )
@@ -490,4 +491,52 @@ func TestMemConformance(t *testing.T) {
 		}
 		return newStore(cfg, newMemTables())
 	})
+}
+
+// requestErr is an error answer from Cassandra with its protocol code, as
+// gocql's RequestErr* types are.
+type requestErr int
+
+func (e requestErr) Code() int       { return int(e) }
+func (e requestErr) Message() string { return fmt.Sprintf("code %#x", int(e)) }
+func (e requestErr) Error() string   { return e.Message() }
+
+// TestMemUnavailable: Put, Open and List fail with snapshot.ErrUnavailable
+// (retry later) when Cassandra could not be reached or did not answer in
+// time, and without it when it refused the request.
+func TestMemUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{gocql.ErrTimeoutNoResponse, true},
+		{fmt.Errorf("pool: %w", gocql.ErrNoConnections), true},
+		{gocql.ErrConnectionClosed, true},
+		{requestErr(gocql.ErrCodeUnavailable), true},
+		{requestErr(gocql.ErrCodeOverloaded), true},
+		{requestErr(gocql.ErrCodeWriteTimeout), true},
+		{requestErr(gocql.ErrCodeReadTimeout), true},
+		{requestErr(gocql.ErrCodeCASWriteUnknown), true},
+		{requestErr(gocql.ErrCodeSyntax), false},
+		{requestErr(gocql.ErrCodeUnauthorized), false},
+		{errors.New("something else"), false},
+	} {
+		s, m := newMemStore(t)
+		stored, err := s.Put(context.Background(), putMeta(1), bytes.NewReader(payload(500, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.fault = func(op string, n int) (bool, error) { return false, tc.err }
+		_, putErr := s.Put(context.Background(), putMeta(2), bytes.NewReader(payload(500, 2)))
+		_, _, openErr := s.Open(context.Background(), "d", stored.ID)
+		_, listErr := s.List(context.Background(), "d")
+		for op, err := range map[string]error{"Put": putErr, "Open": openErr, "List": listErr} {
+			if !errors.Is(err, tc.err) {
+				t.Errorf("%s failing with %v: %v, want that error in the chain", op, tc.err, err)
+			}
+			if got := errors.Is(err, snapshot.ErrUnavailable); got != tc.want {
+				t.Errorf("%s failing with %v: ErrUnavailable %v, want %v (%v)", op, tc.err, got, tc.want, err)
+			}
+		}
+	}
 }
