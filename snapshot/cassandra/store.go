@@ -167,7 +167,7 @@ func (s *Store) errorf(op string, k key, err error) error {
 // retry later from one that refused the request.
 func unavailable(err error) error {
 	for _, t := range []error{gocql.ErrNoConnections, gocql.ErrTimeoutNoResponse, gocql.ErrConnectionClosed,
-		gocql.ErrNoStreams, gocql.ErrTooManyTimeouts, gocql.ErrUnavailable, context.DeadlineExceeded} {
+		gocql.ErrNoStreams, gocql.ErrUnavailable, context.DeadlineExceeded} {
 		if errors.Is(err, t) {
 			return fmt.Errorf("%w: %w", snapshot.ErrUnavailable, err)
 		}
