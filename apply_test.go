@@ -96,7 +96,7 @@ func TestNewTxID(t *testing.T) {
 	wg.Wait()
 	close(ids)
 	seen := map[string]bool{}
-	prefix := hex.EncodeToString(txIDs.prefix[:])
+	prefix := hex.EncodeToString(txIDPrefix[:])
 	for id := range ids {
 		if len(id) != 32 || !strings.HasPrefix(id, prefix) {
 			t.Fatalf("id %q: want 32 hex digits starting with the process's %s", id, prefix)

@@ -343,24 +343,22 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// txIDs makes the ids of transactions that bring none: 64 bits drawn once
+// txIDPrefix and txIDNext make the ids of transactions that bring none: 64 bits drawn once
 // per process, then a 64-bit counter, 32 hex digits in all like newID's.
 // Unique within the process by the counter and across processes by the
 // random half (the journal's dedupe window holds minutes of ids, so
 // about 2^32 processes would have to write in the same minutes for a
 // collision to be likely); a commit does not pay for crypto/rand, which
 // costs more than the rest of the id.
-var txIDs struct {
-	prefix [8]byte
-	next   atomic.Uint64
-}
-
-func init() { rand.Read(txIDs.prefix[:]) }
+var (
+	txIDPrefix = func() (p [8]byte) { rand.Read(p[:]); return p }()
+	txIDNext   atomic.Uint64
+)
 
 // newTxID returns a fresh transaction id.
 func newTxID() string {
 	var b [16]byte
-	copy(b[:8], txIDs.prefix[:])
-	binary.BigEndian.PutUint64(b[8:], txIDs.next.Add(1))
+	copy(b[:8], txIDPrefix[:])
+	binary.BigEndian.PutUint64(b[8:], txIDNext.Add(1))
 	return hex.EncodeToString(b[:])
 }
