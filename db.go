@@ -343,8 +343,9 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// txIDPrefix and txIDNext make the ids of transactions that bring none: 64 bits drawn once
-// per process, then a 64-bit counter, 32 hex digits in all like newID's.
+// txIDPrefix and txIDNext make the ids of transactions that bring none:
+// 64 bits drawn once per process, then a 64-bit counter, 32 hex digits in
+// all like newID's.
 // Unique within the process by the counter and across processes by the
 // random half (the journal's dedupe window holds minutes of ids, so
 // about 2^32 processes would have to write in the same minutes for a

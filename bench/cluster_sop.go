@@ -49,8 +49,9 @@ func startSopCluster(h *harness, clients int, toLeader, batch, profile bool) (*s
 		name := fmt.Sprintf("s%d", i+1)
 		args := []string{"--log-level", "info"}
 		if profile {
-			profiles["sopd-"+name] = faults.FreeAddr(h)
-			args = append(args, "--pprof", profiles["sopd-"+name])
+			addr := faults.FreeAddr(h)
+			profiles["sopd-"+name] = addr
+			args = append(args, "--pprof", addr)
 		}
 		c.Nodes = append(c.Nodes, faults.StartNode(h, faults.NodeOptions{
 			Name: name, NATSURL: c.NATS.URL(), RedisURL: redis.URL(), ClusterName: "bench",

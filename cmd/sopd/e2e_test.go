@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -213,6 +214,17 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if msg := c.fails(t, "serve", "--data", data, "--redis-url", "redis://"+faults.FreeAddr(t)); !strings.Contains(msg, "cannot reach Redis") {
 		t.Errorf("serve with --redis-url where no Redis listens: %s", msg)
+	}
+	taken, err := net.Listen("tcp", faults.FreeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	if msg := c.fails(t, "serve", "--data", data, "--http", taken.Addr().String()); !strings.Contains(msg, "choose another --http") {
+		t.Errorf("serve on a taken --http address: %s", msg)
+	}
+	if msg := c.fails(t, "serve", "--data", data, "--http", addr, "--pprof", taken.Addr().String()); !strings.Contains(msg, "for --pprof") {
+		t.Errorf("serve with a taken --pprof address: %s", msg)
 	}
 	if msg := c.fails(t, "status"); !strings.Contains(msg, "is sopd serve running") {
 		t.Errorf("status with no server: %s", msg)
